@@ -1,0 +1,1 @@
+"""newsbot: a Telegram bot serving press releases."""

@@ -1,0 +1,239 @@
+"""Settings: a TOML file plus environment variables, turned into one frozen object.
+
+Every error names the key and the file, so a user can fix a bad config from one line.
+With no config file the defaults documented in ``config.example.toml`` apply, and relative
+paths resolve against the current folder; with a file they resolve against its folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_NAME = "config.toml"
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+
+
+class ConfigError(Exception):
+    """A config file or value is unusable; ``str()`` is one line naming the file and key."""
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """How to reach the Bot API."""
+
+    token: str | None = None
+    api_base_url: str = DEFAULT_API_BASE_URL
+    poll_timeout: int = 30
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """Behaviour of the chat side."""
+
+    admins: tuple[int, ...] = ()
+    page_size: int = 5
+    max_subscriptions_per_chat: int = 50
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where releases, subscriptions and the outbox live (an async SQLAlchemy URL)."""
+
+    database: str = "sqlite:///data/newsbot.sqlite3"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Where new releases come from and how often they are checked."""
+
+    files: tuple[Path, ...] = (Path("data/releases.json"),)
+    feeds: tuple[str, ...] = ()
+    poll_seconds: float = 60.0
+    feed_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Telegram's sending limits and the retry policy of the outbox."""
+
+    messages_per_second: float = 30.0
+    per_chat_per_second: float = 1.0
+    per_group_per_minute: float = 20.0
+    interval_seconds: float = 1.0
+    max_attempts: int = 8
+    backoff_seconds: float = 5.0
+    request_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its config; build it with :func:`load_settings`."""
+
+    path: Path | None = None
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    bot: BotSettings = field(default_factory=BotSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    sources: SourceSettings = field(default_factory=SourceSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    topics_file: Path = Path("data/topics.toml")
+
+    @property
+    def where(self) -> str:
+        """The config file's name for messages, or a note that defaults are in use."""
+        return str(self.path) if self.path else "(defaults, no config file)"
+
+    def require_token(self) -> str:
+        """The bot token, or a :class:`ConfigError` saying where to put it."""
+        if not self.telegram.token:
+            raise ConfigError(
+                f"{self.where}: [telegram] token is missing: set {TOKEN_ENV} "
+                "or the token key (get one from @BotFather)"
+            )
+        return self.telegram.token
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  env: dict[str, str] | None = None) -> Settings:
+    """Read ``path`` (or ``./config.toml`` if it exists) and the environment into settings.
+
+    An explicitly named file that does not exist is an error; a missing default file
+    just means defaults.
+    """
+    env = dict(os.environ) if env is None else env
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_NAME)
+        file = candidate if candidate.is_file() else None
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"{file}: config file not found")
+    raw: dict[str, Any] = {}
+    if file is not None:
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file}: cannot read: {exc}") from None
+    base = file.resolve().parent if file is not None else Path.cwd()
+    return _Reader(raw, str(file) if file else "(defaults)", base).settings(file, env)
+
+
+class _Reader:
+    """Typed access to the raw TOML tables, raising errors that name file and key."""
+
+    _KNOWN: dict[str, set[str]] = {
+        "telegram": {"token", "api_base_url", "poll_timeout"},
+        "bot": {"admins", "page_size", "max_subscriptions_per_chat"},
+        "storage": {"database"},
+        "sources": {"files", "feeds", "poll_seconds", "feed_timeout"},
+        "delivery": {"messages_per_second", "per_chat_per_second", "per_group_per_minute",
+                     "interval_seconds", "max_attempts", "backoff_seconds", "request_timeout"},
+        "search": {"topics_file"},
+    }
+
+    def __init__(self, raw: dict[str, Any], where: str, base: Path) -> None:
+        self.raw, self.where, self.base = raw, where, base
+        for table, value in raw.items():
+            if table not in self._KNOWN:
+                raise ConfigError(f"{where}: unknown table [{table}]")
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: [{table}] must be a table")
+            for key in value:
+                if key not in self._KNOWN[table]:
+                    raise ConfigError(f"{where}: [{table}] {key}: unknown key")
+
+    def _get(self, table: str, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        value = self.raw.get(table, {}).get(key, default)
+        # bool is an int subclass in Python; a `true` where a number belongs is a mistake.
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+            names = " or ".join(t.__name__ for t in _as_tuple(kind))
+            raise ConfigError(f"{self.where}: [{table}] {key}: expected {names}, got {value!r}")
+        return value
+
+    def _number(self, table: str, key: str, default: float, *, minimum: float = 0.0,
+                integer: bool = False) -> Any:
+        value = self._get(table, key, int if integer else (int, float), default)
+        if value <= minimum:
+            raise ConfigError(f"{self.where}: [{table}] {key}: must be greater than {minimum:g}")
+        return value
+
+    def _path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base / path
+
+    def _str_list(self, table: str, key: str, default: list[str]) -> list[str]:
+        values = self._get(table, key, list, default)
+        for item in values:
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(
+                    f"{self.where}: [{table}] {key}: expected a list of strings, got {item!r}")
+        return values
+
+    def database_url(self) -> str:
+        url = self._get("storage", "database", str, StorageSettings.database).strip()
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and url != "sqlite:///:memory:":
+            return prefix + str(self._path(url[len(prefix):]))
+        if "://" not in url:
+            raise ConfigError(f"{self.where}: [storage] database: not a database URL: {url!r}")
+        return url
+
+    def settings(self, file: Path | None, env: dict[str, str]) -> Settings:
+        token = env.get(TOKEN_ENV) or self._get("telegram", "token", str, "") or None
+        api = self._get("telegram", "api_base_url", str, DEFAULT_API_BASE_URL).rstrip("/")
+        if not api.startswith(("http://", "https://")):
+            raise ConfigError(f"{self.where}: [telegram] api_base_url: expected an http(s) URL")
+        admins = self._get("bot", "admins", list, [])
+        if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
+            raise ConfigError(f"{self.where}: [bot] admins: expected a list of numeric user ids")
+        feeds = self._str_list("sources", "feeds", [])
+        for feed in feeds:
+            if not feed.startswith(("http://", "https://")):
+                raise ConfigError(f"{self.where}: [sources] feeds: not an http(s) URL: {feed!r}")
+        d = DeliverySettings()
+        return Settings(
+            path=file,
+            telegram=TelegramSettings(
+                token=token.strip() if token else None,
+                api_base_url=api,
+                poll_timeout=self._number("telegram", "poll_timeout", 30, integer=True),
+            ),
+            bot=BotSettings(
+                admins=tuple(admins),
+                page_size=self._number("bot", "page_size", 5, integer=True),
+                max_subscriptions_per_chat=self._number(
+                    "bot", "max_subscriptions_per_chat", 50, integer=True),
+            ),
+            storage=StorageSettings(database=self.database_url()),
+            sources=SourceSettings(
+                files=tuple(self._path(f) for f in
+                            self._str_list("sources", "files", ["data/releases.json"])),
+                feeds=tuple(feeds),
+                poll_seconds=self._number("sources", "poll_seconds", 60.0),
+                feed_timeout=self._number("sources", "feed_timeout", 20.0),
+            ),
+            delivery=DeliverySettings(
+                messages_per_second=self._number(
+                    "delivery", "messages_per_second", d.messages_per_second),
+                per_chat_per_second=self._number(
+                    "delivery", "per_chat_per_second", d.per_chat_per_second),
+                per_group_per_minute=self._number(
+                    "delivery", "per_group_per_minute", d.per_group_per_minute),
+                interval_seconds=self._number("delivery", "interval_seconds", d.interval_seconds),
+                max_attempts=self._number("delivery", "max_attempts", d.max_attempts,
+                                          integer=True),
+                backoff_seconds=self._number("delivery", "backoff_seconds", d.backoff_seconds),
+                request_timeout=self._number("delivery", "request_timeout", d.request_timeout),
+            ),
+            topics_file=self._path(self._get("search", "topics_file", str, "data/topics.toml")),
+        )
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)

@@ -1,0 +1,161 @@
+"""The release record: what one press release is, how it is validated, and its stable id.
+
+Every source (files, feeds, the seed listing) produces :class:`Release` objects; everything
+downstream (store, search, topics, render) consumes them and never sees the raw formats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+#: Telegram caps inline result ids at 64 bytes, and ids travel there, so they are capped too.
+MAX_ID_LENGTH = 64
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+
+class ReleaseError(ValueError):
+    """A release record is malformed; the message says which field and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One press release, validated. Ordering and equality compare every field."""
+
+    id: str
+    kind: str
+    title: str
+    date: date
+    place: str | None
+    summary: str
+    url: str | None = None
+    topics: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``data/releases.json`` (dates as ISO strings, topics as a list)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "date": self.date.isoformat(),
+            "place": self.place,
+            "summary": self.summary,
+            "url": self.url,
+            "topics": list(self.topics),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Release:
+        """Validate a mapping into a release; unknown extra keys are ignored.
+
+        A missing ``id`` is derived from the date and title with :func:`make_id`.
+        Raises :class:`ReleaseError` naming the first bad field.
+        """
+        if not isinstance(data, Mapping):
+            raise ReleaseError(f"expected an object, got {type(data).__name__}")
+        title = _required_text(data, "title")
+        when = parse_iso_date(data.get("date"))
+        raw_id = data.get("id")
+        release_id = make_id(when, title) if raw_id in (None, "") else validate_id(raw_id)
+        kind = _optional_text(data, "kind") or "Press release"
+        return cls(
+            id=release_id,
+            kind=kind,
+            title=title,
+            date=when,
+            place=_optional_text(data, "place"),
+            summary=_optional_text(data, "summary") or "",
+            url=_optional_url(data),
+            topics=_topics(data.get("topics")),
+        )
+
+
+def parse_iso_date(value: object) -> date:
+    """A ``YYYY-MM-DD`` string (or a ``date``) into a date, else :class:`ReleaseError`."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ReleaseError("field 'date' is missing (expected YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise ReleaseError(f"field 'date' is not a date in YYYY-MM-DD form: {value!r}") from None
+
+
+def validate_id(value: object) -> str:
+    """Check a release id: 1–64 characters of letters, digits and ``._:-``."""
+    if not isinstance(value, str):
+        raise ReleaseError(f"field 'id' must be a string, got {type(value).__name__}")
+    text = value.strip()
+    if len(text.encode()) > MAX_ID_LENGTH:
+        raise ReleaseError(f"field 'id' is longer than {MAX_ID_LENGTH} bytes: {text!r}")
+    if not _ID_PATTERN.match(text):
+        raise ReleaseError(
+            f"field 'id' may hold only letters, digits and . _ : - (got {text!r})"
+        )
+    return text
+
+
+def slugify(text: str) -> str:
+    """Lower-case ASCII words joined by hyphens: ``"Lao PDR's children"`` -> ``lao-pdrs-children``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = re.sub(r"['’]", "", ascii_text.lower())
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+
+
+def make_id(when: date, title: str) -> str:
+    """A stable, readable id from date and title, cut at a word boundary to fit 64 bytes."""
+    slug = f"{when.isoformat()}-{slugify(title)}".strip("-")
+    if len(slug) <= MAX_ID_LENGTH:
+        return slug
+    cut = slug[:MAX_ID_LENGTH]
+    return cut[: cut.rfind("-")] if "-" in cut[11:] else cut
+
+
+def id_from_key(prefix: str, key: str) -> str:
+    """A stable id for an item known by an opaque key (a feed guid or link)."""
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    slug = slugify(prefix)[: MAX_ID_LENGTH - len(digest) - 1].strip("-")
+    return f"{slug}-{digest}" if slug else digest
+
+
+def _required_text(data: Mapping[str, Any], key: str) -> str:
+    text = _optional_text(data, key)
+    if not text:
+        raise ReleaseError(f"field '{key}' is missing or empty")
+    return text
+
+
+def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ReleaseError(f"field '{key}' must be a string, got {type(value).__name__}")
+    text = " ".join(value.split())
+    return text or None
+
+
+def _optional_url(data: Mapping[str, Any]) -> str | None:
+    url = _optional_text(data, "url")
+    if url is not None and not re.match(r"^https?://\S+$", url):
+        raise ReleaseError(f"field 'url' must be an http(s) URL, got {url!r}")
+    return url
+
+
+def _topics(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or not all(isinstance(t, str) for t in value):
+        raise ReleaseError("field 'topics' must be a list of strings")
+    seen: dict[str, None] = {}
+    for topic in value:
+        text = " ".join(topic.split())
+        if text:
+            seen.setdefault(text, None)
+    return tuple(seen)

@@ -1,0 +1,21 @@
+"""Where releases come from: files (JSON, JSON Lines, the seed's text listing) and RSS/Atom feeds.
+
+Everything here turns outside data into validated :class:`~bot.releases.Release` records and
+reports problems as :class:`SourceError`; it knows nothing of the store or Telegram.
+"""
+
+from bot.sources.backoff import backoff_seconds
+from bot.sources.errors import SourceError
+from bot.sources.feeds import FeedFetch, fetch_feed, parse_feed
+from bot.sources.files import load_file
+from bot.sources.listing import parse_listing
+
+__all__ = [
+    "FeedFetch",
+    "SourceError",
+    "backoff_seconds",
+    "fetch_feed",
+    "load_file",
+    "parse_feed",
+    "parse_listing",
+]

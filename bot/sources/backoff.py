@@ -1,0 +1,20 @@
+"""How long to leave a failing source alone before trying it again."""
+
+from __future__ import annotations
+
+# 2**62 already dwarfs any sensible cap; bounding the exponent keeps the float arithmetic from
+# overflowing for a source that has failed thousands of times in a row.
+_MAX_EXPONENT = 62
+
+
+def backoff_seconds(failures: int, base: float, cap: float = 3600.0) -> float:
+    """The wait after ``failures`` failures in a row: ``base * 2**(failures - 1)``, at most ``cap``.
+
+    No failures means no wait (0.0). Deterministic on purpose; a caller polling many sources
+    against one host may add its own jitter.
+    """
+    if base < 0 or cap < 0:
+        raise ValueError(f"base and cap must not be negative (got base={base}, cap={cap})")
+    if failures <= 0:
+        return 0.0
+    return float(min(cap, base * 2.0 ** min(failures - 1, _MAX_EXPONENT)))

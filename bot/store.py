@@ -1,0 +1,681 @@
+"""All persistent state and all SQL: releases, sources, chats, subscriptions, the outbox, locks.
+
+SQLAlchemy 2 Core over an async engine: a SQLite file by default, PostgreSQL by URL. The
+schema carries a version number from the first release; :data:`MIGRATIONS` brings any older
+database up to date when the store is opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.releases import Release
+
+SCHEMA_VERSION = 1
+_CHUNK = 500
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+releases_table = sa.Table(
+    "releases", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("date", sa.Date, nullable=False, index=True),
+    sa.Column("place", sa.Text),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("topics", sa.Text, nullable=False, default="[]"),
+    sa.Column("source", sa.Text),
+    sa.Column("added_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+sources_table = sa.Table(
+    "sources", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("fingerprint", sa.Text),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("last_poll_at", sa.Float),
+    sa.Column("last_ok_at", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("next_poll_at", sa.Float),
+)
+chats_table = sa.Table(
+    "chats", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text),
+    sa.Column("username", sa.Text),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("ended_reason", sa.Text),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+subscriptions_table = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("chat_id", sa.BigInteger, nullable=False, index=True),
+    # 0, not NULL, for "no thread": NULLs never collide in a UNIQUE constraint.
+    sa.Column("thread_id", sa.BigInteger, nullable=False, default=0),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("chat_id", "thread_id", "topic", name="uq_subscription"),
+)
+outbox_table = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("release_id", sa.String(64), nullable=False),
+    sa.Column("chat_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("thread_id", sa.BigInteger, nullable=False, default=0),
+    sa.Column("topics", sa.Text, nullable=False, default="[]"),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("sent_at", sa.Float),
+    sa.UniqueConstraint("release_id", "chat_id", "thread_id", name="uq_outbox_delivery"),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+saved_queries_table = sa.Table(
+    "saved_queries", metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+locks_table = sa.Table(
+    "locks", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+PENDING, SENT, FAILED, ENDED = "pending", "sent", "failed", "ended"
+
+
+async def _migrate_to_1(conn: AsyncConnection) -> None:
+    await conn.run_sync(metadata.create_all)
+
+
+#: version -> step that brings a database at version-1 to version. Append, never edit.
+MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _migrate_to_1}
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is from a newer version of newsbot."""
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What an ingest did: releases new to the store, changed ones, and untouched ones."""
+
+    new: list[Release]
+    updated: list[Release]
+    unchanged: int
+    deliveries: int = 0
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One chat's (or forum thread's) interest in a topic; ``topic == ""`` means everything."""
+
+    id: int
+    chat_id: int
+    thread_id: int
+    topic: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outbox row to create: this release goes to this chat because of these topics."""
+
+    release_id: str
+    chat_id: int
+    thread_id: int
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A delivery waiting in the outbox (or done with)."""
+
+    id: int
+    release_id: str
+    chat_id: int
+    thread_id: int
+    topics: tuple[str, ...]
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A chat the bot knows: private, group, supergroup or channel."""
+
+    id: int
+    type: str
+    title: str | None
+    username: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers of a source between polls."""
+
+    name: str
+    fingerprint: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_poll_at: float | None = None
+    last_ok_at: float | None = None
+    last_error: str | None = None
+    failures: int = 0
+    next_poll_at: float | None = None
+
+
+#: Given the new releases and every subscription, decide the outbox rows (owned by ingest).
+PlanDeliveries = Callable[[Sequence[Release], Sequence[Subscription]], list[Delivery]]
+
+
+def async_url(url: str) -> str:
+    """Map a plain database URL to its async driver (aiosqlite / asyncpg)."""
+    for plain, driver in (("sqlite://", "sqlite+aiosqlite://"),
+                          ("postgresql://", "postgresql+asyncpg://"),
+                          ("postgres://", "postgresql+asyncpg://")):
+        if url.startswith(plain):
+            return driver + url[len(plain):]
+    return url
+
+
+def process_identity() -> str:
+    """``host:pid``, so a lock names who holds it and a dead holder on this host is spotted."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Store:
+    """The bot's database. Open with :meth:`open`; every method is one short transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect, create or migrate the schema, and return a ready store."""
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            folder = os.path.dirname(url[len("sqlite:///"):])
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+        try:
+            engine = create_async_engine(async_url(url))
+        except Exception as exc:  # bad driver names, malformed URLs
+            raise StoreError(f"cannot use database {url!r}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        try:
+            await store._migrate()
+        except StoreError:
+            await engine.dispose()
+            raise
+        except Exception as exc:
+            await engine.dispose()
+            raise StoreError(f"cannot open database {url!r}: {exc}") from None
+        return store
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def _migrate(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(lambda c: meta_table.create(c, checkfirst=True))
+            row = (await conn.execute(
+                sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+            )).first()
+            current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database schema version {current} is newer than this newsbot "
+                    f"({SCHEMA_VERSION}); upgrade newsbot")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                await MIGRATIONS[version](conn)
+            if current == 0:
+                await conn.execute(meta_table.insert().values(
+                    key="schema_version", value=str(SCHEMA_VERSION)))
+            elif current < SCHEMA_VERSION:
+                await conn.execute(meta_table.update()
+                                   .where(meta_table.c.key == "schema_version")
+                                   .values(value=str(SCHEMA_VERSION)))
+
+    async def schema_version(self) -> int:
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(sa.select(meta_table.c.value)
+                                        .where(meta_table.c.key == "schema_version"))).scalar()
+        return int(value or 0)
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    # -- releases ---------------------------------------------------------------------------
+
+    async def upsert_releases(
+        self,
+        releases: Iterable[Release],
+        source: str | None = None,
+        plan: PlanDeliveries | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> UpsertResult:
+        """Insert new releases and update changed ones in ONE transaction.
+
+        With ``plan``, the outbox rows for the new releases are written in that same
+        transaction, so a crash can never keep a release and lose its alerts.
+        """
+        now = time.time()
+        batch = list(releases)
+        new: list[Release] = []
+        updated: list[Release] = []
+        unchanged = 0
+        deliveries: list[Delivery] = []
+        async with self._tx() as conn:
+            for start in range(0, len(batch), _CHUNK):
+                chunk = batch[start:start + _CHUNK]
+                existing = {
+                    r.id: r for r in map(_release_from_row, (await conn.execute(
+                        sa.select(releases_table).where(
+                            releases_table.c.id.in_([r.id for r in chunk])))).mappings())
+                }
+                inserts, changes = [], []
+                for release in chunk:
+                    old = existing.get(release.id)
+                    if old is None:
+                        new.append(release)
+                        inserts.append(_release_row(release, source, now))
+                        existing[release.id] = release
+                    elif old != release:
+                        updated.append(release)
+                        changes.append(release)
+                    else:
+                        unchanged += 1
+                if inserts:
+                    await conn.execute(releases_table.insert(), inserts)
+                for release in changes:
+                    row = _release_row(release, source, now)
+                    del row["added_at"], row["id"]
+                    await conn.execute(releases_table.update()
+                                       .where(releases_table.c.id == release.id).values(**row))
+                if progress:
+                    progress(len(chunk))
+            if plan is not None and new:
+                subs = await self._subscriptions(conn, None)
+                deliveries = plan(new, subs)
+                if deliveries:
+                    await conn.execute(outbox_table.insert(), [
+                        {"release_id": d.release_id, "chat_id": d.chat_id,
+                         "thread_id": d.thread_id, "topics": json.dumps(list(d.topics)),
+                         "status": PENDING, "attempts": 0, "next_attempt_at": now,
+                         "created_at": now} for d in deliveries])
+        return UpsertResult(new, updated, unchanged, len(deliveries))
+
+    async def all_releases(self) -> list[Release]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(releases_table))).mappings()
+            return [_release_from_row(r) for r in rows]
+
+    async def get_release(self, release_id: str) -> Release | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(releases_table)
+                                      .where(releases_table.c.id == release_id))).mappings().first()
+        return _release_from_row(row) if row else None
+
+    async def latest_releases(self, limit: int, offset: int = 0) -> list[Release]:
+        """Newest by date first (ties: newest id first), like the search index's ``latest``."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(releases_table)
+                .order_by(releases_table.c.date.desc(), releases_table.c.id.desc())
+                .limit(limit).offset(offset))).mappings()
+            return [_release_from_row(r) for r in rows]
+
+    async def releases_updated_after(self, after: float) -> tuple[list[Release], float]:
+        """Releases written after ``after`` (by any process), and the newest write time seen.
+
+        A running bot uses this to pick up releases that ``newsbot import`` stored.
+        """
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(releases_table)
+                                       .where(releases_table.c.updated_at > after))).mappings().all()
+        newest = max((r["updated_at"] for r in rows), default=after)
+        return [_release_from_row(r) for r in rows], newest
+
+    async def count_releases(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(
+                sa.select(sa.func.count()).select_from(releases_table))).scalar() or 0)
+
+    # -- sources ----------------------------------------------------------------------------
+
+    async def source_state(self, name: str) -> SourceState | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(sources_table)
+                                      .where(sources_table.c.name == name))).mappings().first()
+        return SourceState(**row) if row else None
+
+    async def save_source_state(self, state: SourceState) -> None:
+        values = {k: getattr(state, k) for k in SourceState.__dataclass_fields__}
+        async with self._tx() as conn:
+            changed = await conn.execute(sources_table.update()
+                                         .where(sources_table.c.name == state.name).values(values))
+            if changed.rowcount == 0:
+                await conn.execute(sources_table.insert().values(values))
+
+    async def source_states(self) -> list[SourceState]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(sources_table)
+                                       .order_by(sources_table.c.name))).mappings()
+            return [SourceState(**r) for r in rows]
+
+    # -- chats and subscriptions ------------------------------------------------------------
+
+    async def save_chat(self, chat_id: int, type_: str, title: str | None = None,
+                        username: str | None = None) -> None:
+        """Remember a chat (or refresh its title); a chat seen again becomes active again."""
+        values = {"type": type_, "title": title, "username": username, "active": True,
+                  "ended_reason": None, "updated_at": time.time()}
+        async with self._tx() as conn:
+            changed = await conn.execute(chats_table.update()
+                                         .where(chats_table.c.id == chat_id).values(values))
+            if changed.rowcount == 0:
+                await conn.execute(chats_table.insert().values(id=chat_id, **values))
+
+    async def get_chat(self, chat_id: int) -> Chat | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(chats_table)
+                                      .where(chats_table.c.id == chat_id))).mappings().first()
+        return _chat_from_row(row) if row else None
+
+    async def add_subscription(self, chat_id: int, thread_id: int, topic: str) -> bool:
+        """Subscribe; False when that exact subscription already exists."""
+        async with self._tx() as conn:
+            exists = (await conn.execute(sa.select(subscriptions_table.c.id).where(
+                subscriptions_table.c.chat_id == chat_id,
+                subscriptions_table.c.thread_id == thread_id,
+                subscriptions_table.c.topic == topic))).first()
+            if exists:
+                return False
+            await conn.execute(subscriptions_table.insert().values(
+                chat_id=chat_id, thread_id=thread_id, topic=topic, created_at=time.time()))
+            return True
+
+    async def count_subscriptions(self, chat_id: int) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(
+                sa.select(sa.func.count()).select_from(subscriptions_table)
+                .where(subscriptions_table.c.chat_id == chat_id))).scalar() or 0)
+
+    async def remove_subscription(self, chat_id: int, thread_id: int, topic: str) -> bool:
+        async with self._tx() as conn:
+            result = await conn.execute(subscriptions_table.delete().where(
+                subscriptions_table.c.chat_id == chat_id,
+                subscriptions_table.c.thread_id == thread_id,
+                subscriptions_table.c.topic == topic))
+            return result.rowcount > 0
+
+    async def remove_subscription_by_id(self, chat_id: int, sub_id: int) -> Subscription | None:
+        """Remove one subscription of this chat by its id (for inline "remove" buttons)."""
+        async with self._tx() as conn:
+            row = (await conn.execute(sa.select(subscriptions_table).where(
+                subscriptions_table.c.id == sub_id,
+                subscriptions_table.c.chat_id == chat_id))).mappings().first()
+            if row is None:
+                return None
+            await conn.execute(subscriptions_table.delete()
+                               .where(subscriptions_table.c.id == sub_id))
+            return Subscription(**row)
+
+    async def remove_all_subscriptions(self, chat_id: int, thread_id: int | None = None) -> int:
+        """End every subscription of a chat (of one forum thread, when given)."""
+        cond = [subscriptions_table.c.chat_id == chat_id]
+        if thread_id is not None:
+            cond.append(subscriptions_table.c.thread_id == thread_id)
+        async with self._tx() as conn:
+            return (await conn.execute(subscriptions_table.delete().where(*cond))).rowcount
+
+    async def subscriptions(self, chat_id: int | None = None) -> list[Subscription]:
+        """One chat's subscriptions (every chat's with ``None``), oldest first."""
+        async with self.engine.connect() as conn:
+            return await self._subscriptions(conn, chat_id)
+
+    @staticmethod
+    async def _subscriptions(conn: AsyncConnection, chat_id: int | None) -> list[Subscription]:
+        query = sa.select(subscriptions_table).order_by(subscriptions_table.c.id)
+        if chat_id is not None:
+            query = query.where(subscriptions_table.c.chat_id == chat_id)
+        return [Subscription(**r) for r in (await conn.execute(query)).mappings()]
+
+    async def end_chat(self, chat_id: int, reason: str) -> int:
+        """The chat is gone for us (blocked, kicked, deleted): end its subscriptions and
+        pending deliveries. Returns how many subscriptions ended."""
+        async with self._tx() as conn:
+            ended = (await conn.execute(subscriptions_table.delete()
+                                        .where(subscriptions_table.c.chat_id == chat_id))).rowcount
+            await conn.execute(outbox_table.update().where(
+                outbox_table.c.chat_id == chat_id, outbox_table.c.status == PENDING,
+            ).values(status=ENDED, last_error=reason))
+            await conn.execute(chats_table.update().where(chats_table.c.id == chat_id)
+                               .values(active=False, ended_reason=reason, updated_at=time.time()))
+            return ended
+
+    async def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: its subscriptions and pending rows move to the new id."""
+        async with self._tx() as conn:
+            old_subs = await self._subscriptions(conn, old_id)
+            have = {(s.thread_id, s.topic) for s in await self._subscriptions(conn, new_id)}
+            for sub in old_subs:
+                if (sub.thread_id, sub.topic) not in have:
+                    await conn.execute(subscriptions_table.insert().values(
+                        chat_id=new_id, thread_id=sub.thread_id, topic=sub.topic,
+                        created_at=sub.created_at))
+            await conn.execute(subscriptions_table.delete()
+                               .where(subscriptions_table.c.chat_id == old_id))
+            pending = (await conn.execute(sa.select(outbox_table).where(
+                outbox_table.c.chat_id == old_id,
+                outbox_table.c.status == PENDING))).mappings().all()
+            for row in pending:
+                clash = (await conn.execute(sa.select(outbox_table.c.id).where(
+                    outbox_table.c.release_id == row["release_id"],
+                    outbox_table.c.chat_id == new_id,
+                    outbox_table.c.thread_id == row["thread_id"]))).first()
+                if clash:
+                    await conn.execute(outbox_table.update().where(outbox_table.c.id == row["id"])
+                                       .values(status=ENDED, last_error="migrated"))
+                else:
+                    await conn.execute(outbox_table.update().where(outbox_table.c.id == row["id"])
+                                       .values(chat_id=new_id, next_attempt_at=time.time()))
+            old_chat = (await conn.execute(sa.select(chats_table)
+                                           .where(chats_table.c.id == old_id))).mappings().first()
+            if old_chat and not (await conn.execute(
+                    sa.select(chats_table.c.id).where(chats_table.c.id == new_id))).first():
+                await conn.execute(chats_table.insert().values(
+                    id=new_id, type="supergroup", title=old_chat["title"],
+                    username=old_chat["username"], active=True, updated_at=time.time()))
+            await conn.execute(chats_table.update().where(chats_table.c.id == old_id).values(
+                active=False, ended_reason=f"migrated to {new_id}", updated_at=time.time()))
+
+    # -- outbox -----------------------------------------------------------------------------
+
+    async def due_deliveries(self, now: float, limit: int) -> list[OutboxRow]:
+        """Pending rows whose time has come, oldest first."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(outbox_table)
+                .where(outbox_table.c.status == PENDING, outbox_table.c.next_attempt_at <= now)
+                .order_by(outbox_table.c.next_attempt_at, outbox_table.c.id)
+                .limit(limit))).mappings()
+            return [_outbox_from_row(r) for r in rows]
+
+    async def next_due_at(self) -> float | None:
+        """When the earliest pending row is due, or None with nothing pending."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(sa.func.min(outbox_table.c.next_attempt_at))
+                                       .where(outbox_table.c.status == PENDING))).scalar()
+
+    async def mark_sent(self, row_id: int) -> None:
+        await self._update_outbox(row_id, status=SENT, sent_at=time.time(),
+                                  attempts=outbox_table.c.attempts + 1)
+
+    async def mark_retry(self, row_id: int, next_attempt_at: float, error: str,
+                         count_attempt: bool = True) -> None:
+        """Try again later; a 429 pause is not the row's fault, so it may not count."""
+        attempts = outbox_table.c.attempts + (1 if count_attempt else 0)
+        await self._update_outbox(row_id, next_attempt_at=next_attempt_at, last_error=error,
+                                  attempts=attempts)
+
+    async def mark_failed(self, row_id: int, error: str) -> None:
+        await self._update_outbox(row_id, status=FAILED, last_error=error,
+                                  attempts=outbox_table.c.attempts + 1)
+
+    async def _update_outbox(self, row_id: int, **values: Any) -> None:
+        async with self._tx() as conn:
+            await conn.execute(outbox_table.update()
+                               .where(outbox_table.c.id == row_id).values(**values))
+
+    async def outbox_rows(self, chat_id: int | None = None) -> list[OutboxRow]:
+        query = sa.select(outbox_table).order_by(outbox_table.c.id)
+        if chat_id is not None:
+            query = query.where(outbox_table.c.chat_id == chat_id)
+        async with self.engine.connect() as conn:
+            return [_outbox_from_row(r) for r in (await conn.execute(query)).mappings()]
+
+    # -- saved search queries (for "More" buttons, whose data is capped at 64 bytes) --------
+
+    async def save_query(self, query: str) -> str:
+        """Store a search query under a short key that survives restarts; same query, same key."""
+        key = hashlib.sha1(query.encode()).hexdigest()[:16]
+        async with self._tx() as conn:
+            exists = (await conn.execute(sa.select(saved_queries_table.c.key)
+                                         .where(saved_queries_table.c.key == key))).first()
+            if not exists:
+                await conn.execute(saved_queries_table.insert().values(
+                    key=key, query=query, created_at=time.time()))
+        return key
+
+    async def saved_query(self, key: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(saved_queries_table.c.query)
+                                       .where(saved_queries_table.c.key == key))).scalar()
+
+    # -- locks ------------------------------------------------------------------------------
+
+    async def acquire_lock(self, name: str, owner: str, ttl: float,
+                           is_stale: Callable[[str], bool] = lambda _owner: False) -> str | None:
+        """Take or renew a named lock. Returns None on success, else the current holder.
+
+        ``is_stale(owner)`` lets the caller declare a holder dead (a process on this host
+        that no longer exists) so a restart after a crash need not wait for the expiry.
+        """
+        now = time.time()
+        async with self._tx() as conn:
+            row = (await conn.execute(sa.select(locks_table)
+                                      .where(locks_table.c.name == name))).mappings().first()
+            if row is None:
+                await conn.execute(locks_table.insert().values(
+                    name=name, owner=owner, expires_at=now + ttl))
+                return None
+            if row["owner"] == owner or row["expires_at"] < now or is_stale(row["owner"]):
+                await conn.execute(locks_table.update().where(
+                    locks_table.c.name == name, locks_table.c.owner == row["owner"],
+                ).values(owner=owner, expires_at=now + ttl))
+                return None
+            return str(row["owner"])
+
+    async def release_lock(self, name: str, owner: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute(locks_table.delete().where(
+                locks_table.c.name == name, locks_table.c.owner == owner))
+
+    # -- figures ----------------------------------------------------------------------------
+
+    async def stats(self) -> dict[str, Any]:
+        """Counts for /stats: releases, chats by type, subscriptions by chat type, outbox."""
+        async with self.engine.connect() as conn:
+            releases = (await conn.execute(
+                sa.select(sa.func.count()).select_from(releases_table))).scalar() or 0
+            chats = dict((await conn.execute(
+                sa.select(chats_table.c.type, sa.func.count()).where(chats_table.c.active)
+                .group_by(chats_table.c.type))).all())
+            join = subscriptions_table.outerjoin(
+                chats_table, chats_table.c.id == subscriptions_table.c.chat_id)
+            subs = dict((await conn.execute(
+                sa.select(sa.func.coalesce(chats_table.c.type, "unknown"), sa.func.count())
+                .select_from(join).group_by(chats_table.c.type))).all())
+            outbox = dict((await conn.execute(
+                sa.select(outbox_table.c.status, sa.func.count())
+                .group_by(outbox_table.c.status))).all())
+        return {"releases": int(releases), "chats": chats, "subscriptions": subs,
+                "outbox": outbox}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets the bot read while an import writes; busy_timeout rides out short write locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _release_row(release: Release, source: str | None, now: float) -> dict[str, Any]:
+    return {
+        "id": release.id, "kind": release.kind, "title": release.title, "date": release.date,
+        "place": release.place, "summary": release.summary, "url": release.url,
+        "topics": json.dumps(list(release.topics), ensure_ascii=False),
+        "source": source, "added_at": now, "updated_at": now,
+    }
+
+
+def _release_from_row(row: Any) -> Release:
+    when = row["date"]
+    return Release(
+        id=row["id"], kind=row["kind"], title=row["title"],
+        date=when if isinstance(when, date) else date.fromisoformat(str(when)),
+        place=row["place"], summary=row["summary"], url=row["url"],
+        topics=tuple(json.loads(row["topics"] or "[]")),
+    )
+
+
+def _outbox_from_row(row: Any) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"], release_id=row["release_id"], chat_id=row["chat_id"],
+        thread_id=row["thread_id"], topics=tuple(json.loads(row["topics"] or "[]")),
+        status=row["status"], attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
+    )
+
+
+def _chat_from_row(row: Any) -> Chat:
+    return Chat(id=row["id"], type=row["type"], title=row["title"],
+                username=row["username"], active=bool(row["active"]))
