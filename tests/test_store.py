@@ -1,0 +1,185 @@
+"""The store on SQLite (always) and PostgreSQL (when NEWSBOT_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.releases import Release
+from bot.store import (
+    ENDED,
+    PENDING,
+    SCHEMA_VERSION,
+    Delivery,
+    SourceState,
+    Store,
+    StoreError,
+    metadata,
+)
+
+POSTGRES_URL = os.environ.get("NEWSBOT_TEST_POSTGRES_URL")
+
+
+def release(n: int, **changes: object) -> Release:
+    base = {"id": f"r{n}", "kind": "Press release", "title": f"Release {n}",
+            "date": date(2004, 1, n), "place": None, "summary": f"Summary {n}"}
+    return Release(**{**base, **changes})  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    else:
+        if not POSTGRES_URL:
+            pytest.skip("no PostgreSQL server: set NEWSBOT_TEST_POSTGRES_URL to run these")
+        url = POSTGRES_URL
+        s = await Store.open(url)
+        async with s.engine.begin() as conn:  # a clean slate for every test
+            await conn.run_sync(metadata.drop_all)
+        await s.close()
+    s = await Store.open(url)
+    yield s
+    await s.close()
+
+
+async def test_schema_is_versioned(store: Store) -> None:
+    assert await store.schema_version() == SCHEMA_VERSION
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'future.sqlite3'}"
+    s = await Store.open(url)
+    async with s.engine.begin() as conn:
+        await conn.execute(sa.text("UPDATE meta SET value = '999' WHERE key = 'schema_version'"))
+    await s.close()
+    with pytest.raises(StoreError, match="newer"):
+        await Store.open(url)
+
+
+async def test_reopening_keeps_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'keep.sqlite3'}"
+    s = await Store.open(url)
+    await s.upsert_releases([release(1)])
+    await s.close()
+    s = await Store.open(url)
+    assert [r.id for r in await s.all_releases()] == ["r1"]
+    await s.close()
+
+
+async def test_upsert_counts_and_round_trips(store: Store) -> None:
+    first = await store.upsert_releases([release(1), release(2, topics=("a", "b"))])
+    assert (len(first.new), len(first.updated), first.unchanged) == (2, 0, 0)
+    again = await store.upsert_releases([release(1), release(2, topics=("a", "b", "c"))])
+    assert (len(again.new), len(again.updated), again.unchanged) == (0, 1, 1)
+    assert await store.get_release("r2") == release(2, topics=("a", "b", "c"))
+    assert [r.id for r in await store.latest_releases(5)] == ["r2", "r1"]
+
+
+async def test_outbox_rows_written_with_new_releases_only(store: Store) -> None:
+    await store.add_subscription(10, 0, "")
+
+    def plan(releases, subs):
+        return [Delivery(r.id, s.chat_id, s.thread_id, (s.topic,)) for r in releases for s in subs]
+
+    await store.upsert_releases([release(1)], plan=plan)
+    await store.upsert_releases([release(1, summary="changed"), release(2)], plan=plan)
+    rows = await store.outbox_rows()
+    assert [(r.release_id, r.chat_id, r.status) for r in rows] == [
+        ("r1", 10, PENDING), ("r2", 10, PENDING)]
+
+
+async def test_failed_plan_rolls_back_the_releases(store: Store) -> None:
+    def broken(releases, subs):
+        raise RuntimeError("boom")
+
+    await store.add_subscription(10, 0, "")
+    with pytest.raises(RuntimeError):
+        await store.upsert_releases([release(1)], plan=broken)
+    assert await store.count_releases() == 0
+
+
+async def test_subscriptions_no_duplicates_and_removal(store: Store) -> None:
+    assert await store.add_subscription(1, 0, "mining")
+    assert not await store.add_subscription(1, 0, "mining")
+    assert await store.add_subscription(1, 7, "mining")  # another forum thread
+    assert await store.count_subscriptions(1) == 2
+    assert await store.remove_subscription(1, 0, "mining")
+    assert not await store.remove_subscription(1, 0, "mining")
+    [left] = await store.subscriptions(1)
+    assert await store.remove_subscription_by_id(2, left.id) is None  # not that chat's
+    assert (await store.remove_subscription_by_id(1, left.id)).topic == "mining"
+
+
+async def test_end_chat_ends_subscriptions_and_pending_rows(store: Store) -> None:
+    await store.save_chat(5, "private", "Ann")
+    await store.add_subscription(5, 0, "")
+    await store.upsert_releases([release(1)], plan=lambda rs, ss: [
+        Delivery(r.id, 5, 0, ("",)) for r in rs])
+    assert await store.end_chat(5, "blocked") == 1
+    assert await store.subscriptions(5) == []
+    [row] = await store.outbox_rows(5)
+    assert row.status == ENDED and row.last_error == "blocked"
+    assert not (await store.get_chat(5)).active
+
+
+async def test_migrate_chat_moves_subscriptions_and_pending(store: Store) -> None:
+    await store.save_chat(-5, "group", "Team")
+    await store.add_subscription(-5, 0, "mining")
+    await store.upsert_releases([release(1)], plan=lambda rs, ss: [
+        Delivery(r.id, -5, 0, ("mining",)) for r in rs])
+    await store.migrate_chat(-5, -1005)
+    assert [s.topic for s in await store.subscriptions(-1005)] == ["mining"]
+    assert await store.subscriptions(-5) == []
+    [row] = await store.due_deliveries(time.time() + 1, 10)
+    assert row.chat_id == -1005
+    assert (await store.get_chat(-1005)).type == "supergroup"
+
+
+async def test_outbox_retry_and_failure(store: Store) -> None:
+    await store.upsert_releases([release(1)], plan=lambda rs, ss: [
+        Delivery(r.id, 9, 0, ("",)) for r in rs])
+    [row] = await store.due_deliveries(time.time(), 10)
+    await store.mark_retry(row.id, time.time() + 60, "timeout")
+    assert await store.due_deliveries(time.time(), 10) == []
+    assert await store.next_due_at() > time.time()
+    await store.mark_failed(row.id, "gave up")
+    [row] = await store.outbox_rows()
+    assert (row.status, row.attempts, row.last_error) == ("failed", 2, "gave up")
+
+
+async def test_lock_excludes_others_until_expiry_or_stale(store: Store) -> None:
+    assert await store.acquire_lock("delivery", "a", ttl=60) is None
+    assert await store.acquire_lock("delivery", "b", ttl=60) == "a"
+    assert await store.acquire_lock("delivery", "b", ttl=60, is_stale=lambda o: o == "a") is None
+    assert await store.acquire_lock("delivery", "a", ttl=60) == "b"
+    await store.release_lock("delivery", "b")
+    assert await store.acquire_lock("delivery", "a", ttl=60) is None
+
+
+async def test_saved_queries_and_source_state(store: Store) -> None:
+    key = await store.save_query("coal mine")
+    assert key == await store.save_query("coal mine") and len(key) <= 16
+    assert await store.saved_query(key) == "coal mine"
+    assert await store.saved_query("nope") is None
+    await store.save_source_state(SourceState("feed", etag="x", failures=2))
+    await store.save_source_state(SourceState("feed", etag="y"))
+    assert (await store.source_state("feed")).etag == "y"
+    assert [s.name for s in await store.source_states()] == ["feed"]
+
+
+async def test_stats(store: Store) -> None:
+    await store.save_chat(1, "private")
+    await store.save_chat(-2, "group")
+    await store.add_subscription(1, 0, "")
+    await store.add_subscription(-2, 0, "mining")
+    await store.add_subscription(-2, 0, "china")
+    stats = await store.stats()
+    assert stats["chats"] == {"private": 1, "group": 1}
+    assert stats["subscriptions"] == {"private": 1, "group": 2}
