@@ -352,11 +352,11 @@ class Store:
         return _release_from_row(row) if row else None
 
     async def latest_releases(self, limit: int, offset: int = 0) -> list[Release]:
-        """Newest by date first (ties: newest id first), like the search index's ``latest``."""
+        """Newest by date first (ties by id), like the search index's ``latest``."""
         async with self.engine.connect() as conn:
             rows = (await conn.execute(
                 sa.select(releases_table)
-                .order_by(releases_table.c.date.desc(), releases_table.c.id.desc())
+                .order_by(releases_table.c.date.desc(), releases_table.c.id)
                 .limit(limit).offset(offset))).mappings()
             return [_release_from_row(r) for r in rows]
 
@@ -366,8 +366,8 @@ class Store:
         A running bot uses this to pick up releases that ``newsbot import`` stored.
         """
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(releases_table)
-                                       .where(releases_table.c.updated_at > after))).mappings().all()
+            query = sa.select(releases_table).where(releases_table.c.updated_at > after)
+            rows = (await conn.execute(query)).mappings().all()
         newest = max((r["updated_at"] for r in rows), default=after)
         return [_release_from_row(r) for r in rows], newest
 
@@ -443,6 +443,13 @@ class Store:
                 subscriptions_table.c.thread_id == thread_id,
                 subscriptions_table.c.topic == topic))
             return result.rowcount > 0
+
+    async def get_subscription(self, sub_id: int) -> Subscription | None:
+        """One subscription by id (a remove button carries only the id)."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(subscriptions_table).where(
+                subscriptions_table.c.id == sub_id))).mappings().first()
+        return Subscription(**row) if row else None
 
     async def remove_subscription_by_id(self, chat_id: int, sub_id: int) -> Subscription | None:
         """Remove one subscription of this chat by its id (for inline "remove" buttons)."""
@@ -527,14 +534,27 @@ class Store:
 
     # -- outbox -----------------------------------------------------------------------------
 
-    async def due_deliveries(self, now: float, limit: int) -> list[OutboxRow]:
-        """Pending rows whose time has come, oldest first."""
+    async def due_deliveries(self, now: float, limit: int,
+                             per_chat: int | None = None) -> list[OutboxRow]:
+        """Pending rows whose time has come, oldest first.
+
+        With ``per_chat``, at most that many (the oldest) of each chat: the sender can only
+        send about one message a second to a chat, so a chat with hundreds of pending rows must
+        not fill the batch and hide every other chat's rows behind it.
+        """
+        due = sa.and_(outbox_table.c.status == PENDING, outbox_table.c.next_attempt_at <= now)
+        order = (outbox_table.c.next_attempt_at, outbox_table.c.id)
+        if per_chat is None:
+            query = sa.select(outbox_table).where(due).order_by(*order).limit(limit)
+        else:
+            rank = sa.func.row_number().over(
+                partition_by=outbox_table.c.chat_id, order_by=order).label("rank")
+            ranked = sa.select(outbox_table, rank).where(due).subquery()
+            query = (sa.select(*(ranked.c[c.name] for c in outbox_table.columns))
+                     .where(ranked.c.rank <= per_chat)
+                     .order_by(ranked.c.next_attempt_at, ranked.c.id).limit(limit))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(outbox_table)
-                .where(outbox_table.c.status == PENDING, outbox_table.c.next_attempt_at <= now)
-                .order_by(outbox_table.c.next_attempt_at, outbox_table.c.id)
-                .limit(limit))).mappings()
+            rows = (await conn.execute(query)).mappings()
             return [_outbox_from_row(r) for r in rows]
 
     async def next_due_at(self) -> float | None:

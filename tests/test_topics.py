@@ -429,7 +429,7 @@ def test_all_matches_everything(matcher: TopicMatcher, seed: list[Release]) -> N
 
 def test_prepared_and_plain_releases_agree(matcher: TopicMatcher, seed: list[Release]) -> None:
     prepared = [matcher.prepare(r) for r in seed]
-    assert all(isinstance(p, PreparedRelease) and p.release is r for p, r in zip(prepared, seed,
+    assert all(isinstance(p, PreparedRelease) and p.release == r for p, r in zip(prepared, seed,
                                                                                   strict=True))
     texts = [e.name for e in matcher.taxonomy()] + ["trafiking -mekong", "inner mongolia"]
     for text in texts:

@@ -1,0 +1,173 @@
+"""Builds the python-telegram-bot ``Application``: handlers, jobs, start-up and shutdown.
+
+The same :func:`running` context manager serves ``newsbot run``, ``newsbot demo`` and the
+end-to-end tests, so what the tests drive is exactly what users run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import Update
+from telegram.error import Conflict, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.delivery import Deliverer, DeliveryLockHeld
+from bot.handlers import admin, browse, help, inline, membership, subscriptions
+from bot.ingest import Ingestor
+from bot.poller import SourcePoller
+from bot.search import SearchIndex
+from bot.services import Services, attach, services
+from bot.store import Store
+from bot.topics import TopicMatcher
+
+log = logging.getLogger(__name__)
+
+#: Passed explicitly so an old setting on Telegram's side can never filter these out.
+ALLOWED_UPDATES: list[str] = [
+    Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY, Update.MY_CHAT_MEMBER,
+]
+
+#: Commands are answered in new messages and channel posts, not when a message is edited.
+COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+
+
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    """An application for these settings (not started; see :func:`running`)."""
+    timeout = settings.telegram.poll_timeout
+    app = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .base_url(settings.telegram.api_base_url)
+        .base_file_url(settings.telegram.api_base_url.removesuffix("/bot") + "/file/bot")
+        .get_updates_read_timeout(timeout + 10)
+        .read_timeout(settings.delivery.request_timeout)
+        .write_timeout(settings.delivery.request_timeout)
+        .concurrent_updates(True)
+        .build()
+    )
+    app.bot_data["settings"] = settings
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Wire every command, button and update type to its handler."""
+    def command(name: str | list[str], callback: Any) -> None:
+        app.add_handler(CommandHandler(name, callback, filters=COMMAND_UPDATES))
+
+    command(["start", "help"], help.help_command)
+    command("latest", browse.latest)
+    command("search", browse.search)
+    command("subscribe", subscriptions.subscribe)
+    command("unsubscribe", subscriptions.unsubscribe)
+    command("subscriptions", subscriptions.list_subscriptions)
+    command("topics", subscriptions.topics)
+    command("stats", admin.stats)
+    app.add_handler(CallbackQueryHandler(browse.more, pattern=f"^{browse.MORE_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(subscriptions.remove_button,
+                                         pattern=f"^{subscriptions.REMOVE_PREFIX}"))
+    app.add_handler(InlineQueryHandler(inline.inline_query))
+    app.add_handler(ChatMemberHandler(membership.my_chat_member,
+                                      ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
+    app.add_error_handler(on_error)
+
+
+async def open_services(settings: Settings) -> Services:
+    """Open the store and build the search index from what it holds."""
+    store = await Store.open(settings.storage.database)
+    topics = (TopicMatcher.from_file(settings.topics_file) if settings.topics_file.is_file()
+              else TopicMatcher.default())
+    ingestor = Ingestor(store, SearchIndex(), topics)
+    await ingestor.load_index()
+    return Services(settings, store, ingestor.index, topics, ingestor)
+
+
+@asynccontextmanager
+async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
+                  poll_interval: float = 0.0) -> AsyncIterator[Services]:
+    """Start the bot: getMe, store, sources, commands, jobs, long polling; stop it on exit.
+
+    Raises :class:`DeliveryLockHeld` when another process already delivers from this store.
+    """
+    settings: Settings = app.bot_data["settings"]
+    svc = await open_services(settings)
+    attach(app.bot_data, svc)
+    poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
+    deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
+    try:
+        await deliverer.acquire_lock()
+        async with app:  # initialize: getMe (401 -> InvalidToken)
+            await poller.poll_all()
+            await _register_commands(app)
+            jobs = app.job_queue
+            assert jobs is not None, "install python-telegram-bot[job-queue]"
+            jobs.run_repeating(_poll_job, interval=settings.sources.poll_seconds,
+                               first=settings.sources.poll_seconds, data=poller,
+                               name="poll-sources", job_kwargs={"max_instances": 1})
+            await app.start()
+            deliverer.start()
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=poll_interval, timeout=settings.telegram.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error)
+            try:
+                yield svc
+            finally:
+                await app.updater.stop()
+                await deliverer.stop()
+                await app.stop()
+    finally:
+        await deliverer.release_lock()
+        await poller.close()
+        await svc.store.close()
+
+
+async def _register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    try:
+        await app.bot.set_my_commands(list(help.COMMANDS))
+    except TelegramError as exc:  # clients then lack the menu, but the bot still works
+        log.warning("could not register the command list: %s", exc)
+
+
+async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    poller: SourcePoller = context.job.data  # type: ignore[union-attr,assignment]
+    await poller.poll_all()
+    await poller.ingestor.refresh_index()
+
+
+def _polling_error(error: TelegramError) -> None:
+    if isinstance(error, Conflict):
+        log.error("Telegram says another process is polling with this bot token (409 "
+                  "Conflict). Stop the other newsbot; this one keeps retrying.")
+    else:
+        log.warning("polling error (retrying): %s", error)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log any handler failure and tell the user something went wrong, never crash."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        with contextlib.suppress(TelegramError):
+            await update.effective_message.reply_text(
+                "Sorry, something went wrong on my side. Please try again.", do_quote=False)
+
+
+__all__ = ["ALLOWED_UPDATES", "DeliveryLockHeld", "build_application", "running", "services"]

@@ -1,0 +1,201 @@
+"""The ``newsbot`` command: run, import, search, demo.
+
+Every failure a user can cause ends in one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.delivery import DeliveryLockHeld
+from bot.logsetup import configure_logging
+from bot.progress import ProgressBar
+from bot.search import QueryError, SearchIndex
+from bot.sources import SourceError, load_file
+from bot.store import StoreError
+
+log = logging.getLogger("newsbot")
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as ``newsbot: error: ...``, exit status 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (ConfigError, CliError, StoreError, SourceError, DeliveryLockHeld) as exc:
+        print(f"newsbot: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="A Telegram bot serving press releases.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", metavar="PATH",
+                       help="TOML config file (default: ./config.toml if present)")
+        p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        return p
+
+    run = with_config(sub.add_parser("run", help="run the bot (long polling)"))
+    run.set_defaults(handler=cmd_run)
+
+    imp = with_config(sub.add_parser("import", help="import release files into the store"))
+    imp.add_argument("paths", nargs="+", metavar="PATH",
+                     help="JSON, JSON Lines, RSS/Atom or plain-text listing files")
+    imp.add_argument("--no-alerts", action="store_true",
+                     help="store new releases without alerting subscribers (for archives)")
+    imp.set_defaults(handler=cmd_import)
+
+    search = with_config(sub.add_parser("search", help="search the releases"))
+    search.add_argument("query", nargs="+", help="search words and filters")
+    search.add_argument("--limit", type=_positive_int, default=10, metavar="N")
+    search.add_argument("--json", action="store_true", help="print a JSON array")
+    search.set_defaults(handler=cmd_search)
+
+    demo = sub.add_parser("demo", help="talk to the bot through a local Telegram emulator")
+    demo.add_argument("--interactive", action="store_true", help="type the messages yourself")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show the bot's logs")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    token = settings.require_token()
+    configure_logging(args.verbose, secrets=[token])
+    return asyncio.run(_run(settings))
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import build_application, running
+
+    app = build_application(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with running(app):
+            log.info("newsbot is running as @%s against %s (Ctrl+C stops it)",
+                     app.bot.username, settings.telegram.api_base_url)
+            await stop.wait()
+            log.info("stopping")
+    except InvalidToken:
+        raise CliError(f"Telegram refused the bot token (401 Unauthorized) at "
+                       f"{settings.telegram.api_base_url}: check [telegram] token or "
+                       f"TELEGRAM_BOT_TOKEN ({settings.where})") from None
+    except NetworkError as exc:
+        raise CliError(f"cannot reach the Bot API at {settings.telegram.api_base_url}: "
+                       f"{exc}") from None
+    except TelegramError as exc:
+        raise CliError(f"Telegram error at start-up: {exc}") from None
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    configure_logging(args.verbose)
+    batches = []
+    for raw in args.paths:  # parse everything first: a bad file must leave the store untouched
+        path = Path(raw)
+        if not path.is_file():
+            raise CliError(f"{path}: no such file")
+        batches.append((path, load_file(path)))
+    return asyncio.run(_import(settings, batches, alerts=not args.no_alerts))
+
+
+async def _import(settings: Settings, batches: list[tuple[Path, list]], *, alerts: bool) -> int:
+    from bot.app import open_services
+
+    svc = await open_services(settings)
+    try:
+        for path, releases in batches:
+            with ProgressBar(len(releases), label=path.name) as bar:
+                result = await svc.ingestor.ingest(
+                    releases, f"import:{path.resolve()}", notify=alerts, progress=bar.advance)
+            line = (f"{path}: {len(result.new)} new, {len(result.updated)} updated, "
+                    f"{result.unchanged} unchanged")
+            if result.deliveries:
+                line += f"; {result.deliveries} alerts queued"
+            print(line)
+    finally:
+        await svc.store.close()
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    configure_logging(args.verbose)
+    return asyncio.run(_search(settings, " ".join(args.query), args.limit, args.json))
+
+
+async def _search(settings: Settings, query: str, limit: int, as_json: bool) -> int:
+    index = await _index_for(settings)
+    try:
+        result = index.search(query, limit=limit)
+    except QueryError as exc:
+        raise CliError(str(exc)) from None
+    if as_json:
+        print(json.dumps([{**h.release.to_dict(), "score": round(h.score, 2)}
+                          for h in result.hits], ensure_ascii=False, indent=2))
+        return 0
+    if not result.hits:
+        hint = f" Did you mean: {result.suggestion}?" if result.suggestion else ""
+        print(f"Nothing found for {query!r}.{hint}")
+        return 0
+    for hit in result.hits:
+        r = hit.release
+        meta = " · ".join(p for p in (r.date.isoformat(), r.place, r.kind) if p)
+        print(f"{hit.score:6.1f}  {r.title}\n        {meta}  [{r.id}]")
+    print(f"({len(result.hits)} of {result.total})")
+    return 0
+
+
+async def _index_for(settings: Settings) -> SearchIndex:
+    """The index the bot would search: the store's releases plus the configured files."""
+    from bot.app import open_services
+    from bot.poller import SourcePoller
+
+    svc = await open_services(settings)
+    try:
+        poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
+        for path in settings.sources.files:
+            await poller.poll_file(path)
+    finally:
+        await svc.store.close()
+    return svc.index
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    configure_logging(args.verbose, quiet=not args.verbose)
+    return asyncio.run(run_demo(interactive=args.interactive))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

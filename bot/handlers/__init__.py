@@ -1,0 +1,1 @@
+"""Telegram handlers, one module per group of commands; each handler stays a few lines."""

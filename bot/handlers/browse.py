@@ -1,0 +1,98 @@
+"""/latest, /search and the "More" button that pages through search results."""
+
+from __future__ import annotations
+
+import contextlib
+from html import escape
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.handlers.common import Context, command_argument, reply
+from bot.render import more_button, quote, release_list_html
+from bot.search import QueryError
+from bot.services import services
+
+LATEST_DEFAULT, LATEST_MAX = 5, 20
+MORE_PREFIX = "more:"
+LATEST_USAGE = "Usage: <code>/latest [n]</code> — n from 1 to 20, e.g. <code>/latest 10</code>"
+SEARCH_USAGE = ("Usage: <code>/search words</code>, e.g. <code>/search trafficking</code> "
+                "or <code>/search \"coal mine\" since:2004-09</code>")
+
+
+def parse_count(text: str) -> int | None:
+    """The n of ``/latest n``: default 5, 1..20; None when it is not such a number."""
+    if not text:
+        return LATEST_DEFAULT
+    if not text.isdigit():
+        return None
+    n = int(text)
+    return n if 1 <= n <= LATEST_MAX else None
+
+
+async def latest(update: Update, context: Context) -> None:
+    count = parse_count(command_argument(update.effective_message))
+    if count is None:
+        await reply(update, LATEST_USAGE)
+        return
+    releases = services(context).index.latest(count)
+    if not releases:
+        await reply(update, "There are no releases yet.")
+        return
+    noun = "release" if len(releases) == 1 else f"{len(releases)} releases"
+    await reply(update, release_list_html(releases, f"🗞 <b>Latest {noun}</b>"))
+
+
+async def search(update: Update, context: Context) -> None:
+    query = command_argument(update.effective_message)
+    if not query:
+        await reply(update, SEARCH_USAGE)
+        return
+    await send_results_page(update, context, query, 0)
+
+
+async def more(update: Update, context: Context) -> None:
+    """The "More" button: the next page of a saved search, as a new message."""
+    callback = update.callback_query
+    if callback is None or callback.data is None:
+        return
+    key, _, offset_text = callback.data.removeprefix(MORE_PREFIX).partition(":")
+    query = await services(context).store.saved_query(key)
+    if query is None or not offset_text.isdigit():
+        await callback.answer("This search has expired — send /search again.", show_alert=True)
+        return
+    await callback.answer()
+    # The old message may be too old to edit; the new page goes out all the same.
+    with contextlib.suppress(TelegramError):
+        await callback.edit_message_reply_markup(None)
+    await send_results_page(update, context, query, int(offset_text))
+
+
+async def send_results_page(update: Update, context: Context, query: str, offset: int) -> None:
+    svc = services(context)
+    size = svc.settings.bot.page_size
+    try:
+        result = svc.index.search(query, limit=size, offset=offset)
+    except QueryError as exc:
+        await reply(update, f"{escape(str(exc))}\n{SEARCH_USAGE}")
+        return
+    if not result.hits:
+        await reply(update, _nothing_found(query, result.suggestion, offset))
+        return
+    first, last = offset + 1, offset + len(result.hits)
+    header = f"🔎 <b>{first}–{last} of {result.total}</b> for “{quote(query)}”"
+    markup = None
+    if last < result.total:
+        key = await svc.store.save_query(query)
+        markup = more_button(f"{MORE_PREFIX}{key}:{last}")
+    await reply(update, release_list_html([h.release for h in result.hits], header),
+                reply_markup=markup)
+
+
+def _nothing_found(query: str, suggestion: str | None, offset: int) -> str:
+    if offset:
+        return f"No more results for “{quote(query)}”."
+    text = f"Nothing found for “{quote(query)}”."
+    if suggestion:
+        text += f"\nDid you mean <code>/search {quote(suggestion)}</code>?"
+    return text

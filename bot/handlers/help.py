@@ -1,0 +1,47 @@
+"""/start and /help: what the bot does and every command with an example."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, Update
+
+from bot.handlers.common import Context, reply
+
+#: The command list shown by Telegram clients (registered with setMyCommands at start-up).
+COMMANDS: tuple[BotCommand, ...] = (
+    BotCommand("latest", "Newest releases: /latest 10"),
+    BotCommand("search", "Search releases: /search trafficking"),
+    BotCommand("subscribe", "Alerts for a topic: /subscribe child labour"),
+    BotCommand("unsubscribe", "Stop alerts: /unsubscribe child labour"),
+    BotCommand("subscriptions", "This chat's alert topics"),
+    BotCommand("topics", "Suggested topics"),
+    BotCommand("help", "How to use this bot"),
+)
+
+HELP_TEXT = """\
+<b>Press releases, searchable, with alerts.</b>
+
+<b>Browse</b>
+/latest — the 5 newest releases; <code>/latest 10</code> for more (up to 20)
+/search <i>words</i> — typo-tolerant search, e.g. <code>/search trafficking</code>
+  Filters: <code>place:beijing</code>, <code>country:china</code>, <code>since:2004-09</code>, \
+<code>before:2004-10-01</code>, <code>kind:advisory</code>, phrases in quotes: \
+<code>/search "coal mine"</code>
+In any chat, type <code>@{username} words</code> to share a release.
+
+<b>Alerts</b>
+/subscribe <i>topic</i> — get each new matching release, \
+e.g. <code>/subscribe child labour</code>; \
+exclude words with a minus: <code>/subscribe trafficking -football</code>; \
+<code>/subscribe</code> alone: every new release
+/unsubscribe <i>topic</i> — stop one; <code>/unsubscribe all</code> — stop all
+/subscriptions — this chat's topics, with buttons to remove them
+/topics — suggested topics and how many releases match each
+In groups only admins change subscriptions. For a channel: post <code>/subscribe topic</code> \
+in the channel, or send me <code>/subscribe @channel topic</code> here (you and I must be \
+admins there).
+
+/help — this message"""
+
+
+async def help_command(update: Update, context: Context) -> None:
+    await reply(update, HELP_TEXT.format(username=context.bot.username))

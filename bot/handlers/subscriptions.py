@@ -1,0 +1,303 @@
+"""/subscribe, /unsubscribe, /subscriptions (with remove buttons) and /topics.
+
+Which chat a command acts on and whether the sender may change it is decided in
+:mod:`bot.permissions`; what a topic is and what it matches, in :mod:`bot.topics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from contextlib import suppress
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from bot.handlers.common import Context, command_argument, reply
+from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
+from bot.releases import Release
+from bot.render import MAX_MESSAGE, quote, telegram_length
+from bot.services import Services, services
+from bot.store import Subscription
+from bot.topics import ALL, Topic, TopicError
+
+#: Callback data of a remove button: this prefix and the subscription id (survives restarts).
+REMOVE_PREFIX = "unsub:"
+
+SUBSCRIBE_USAGE = ("Usage: <code>/subscribe topic</code>, e.g. "
+                   "<code>/subscribe child labour</code>; exclude words with a minus: "
+                   "<code>/subscribe trafficking -football</code>; "
+                   "<code>/subscribe</code> alone for every new release. Ideas: /topics")
+UNSUBSCRIBE_USAGE = ("Usage: <code>/unsubscribe topic</code> or <code>/unsubscribe all</code>. "
+                     "/subscriptions lists this chat's topics with buttons to remove them.")
+#: How much of a topic a list line or a button shows, so 50 of them fit one message.
+_LINE_CHARS, _BUTTON_CHARS = 60, 40
+
+
+def topic_label(key: str, limit: int = 100) -> str:
+    """A stored topic key as shown to users (escaped); ``""`` is every new release."""
+    return quote(key, limit) if key else "every new release"
+
+
+async def subscribe(update: Update, context: Context) -> None:
+    """Subscribe this chat (or a channel named from a private chat) to a topic."""
+    message = update.effective_message
+    if message is None or is_echo(message):
+        return
+    svc = services(context)
+    try:
+        target, text = await resolve_target(context.bot, message, command_argument(message),
+                                            change=True, subscribing=True)
+        topic = _parse(svc, text)
+    except Refusal as exc:
+        await reply(update, str(exc))
+        return
+    except TopicError as exc:
+        await reply(update, f"{escape(str(exc))}\n{SUBSCRIBE_USAGE}")
+        return
+    await svc.store.save_chat(target.chat_id, target.type, target.title, target.username)
+    await reply(update, await _add(svc, target, topic))
+
+
+async def unsubscribe(update: Update, context: Context) -> None:
+    """Remove one topic, or ``all``, from this chat (or a channel named from a private chat)."""
+    message = update.effective_message
+    if message is None or is_echo(message):
+        return
+    svc = services(context)
+    try:
+        target, text = await resolve_target(context.bot, message, command_argument(message),
+                                            change=True)
+        everything = text.casefold() == "all"
+        topic = None if everything or not text else svc.topics.parse(text)
+    except Refusal as exc:
+        await reply(update, str(exc))
+        return
+    except TopicError as exc:
+        await reply(update, f"{escape(str(exc))}\n{UNSUBSCRIBE_USAGE}")
+        return
+    if topic is None and not everything:
+        await reply(update, UNSUBSCRIBE_USAGE)
+        return
+    await reply(update, await _remove(svc, target, topic))
+
+
+async def list_subscriptions(update: Update, context: Context) -> None:
+    """This chat's subscriptions (anyone may look), each with a button that removes it."""
+    message = update.effective_message
+    if message is None or is_echo(message):
+        return
+    svc = services(context)
+    try:
+        target, rest = await resolve_target(context.bot, message, command_argument(message),
+                                            change=False)
+    except Refusal as exc:
+        await reply(update, str(exc))
+        return
+    if rest:
+        await reply(update, "Usage: <code>/subscriptions</code>, or in a private chat with me "
+                            "<code>/subscriptions @channel</code>.")
+        return
+    subs = await svc.store.subscriptions(target.chat_id)
+    text, markup = subscription_list(subs, target.name_html)
+    await reply(update, text, reply_markup=markup)
+
+
+async def topics(update: Update, context: Context) -> None:
+    """Suggested topics from the taxonomy, each with how many releases it matches."""
+    message = update.effective_message
+    if message is None or is_echo(message):
+        return
+    svc = services(context)
+    parsed: list[tuple[str, Topic]] = []
+    for entry in svc.topics.taxonomy():
+        try:
+            parsed.append((entry.name, svc.topics.parse(entry.name)))
+        except TopicError:  # a taxonomy name that is no valid topic is simply not suggested
+            continue
+    if not parsed:
+        await reply(update, "No suggested topics are configured. Any words work: "
+                            "<code>/subscribe child labour</code>")
+        return
+    releases = await _releases(svc)
+    # CPU work over every release: off the event loop, so other chats keep being answered.
+    counts = await asyncio.to_thread(_count_many, svc, [t for _, t in parsed], releases)
+    lines = ["🏷 <b>Suggested topics</b> (releases matching each so far)"]
+    for (name, _), n in zip(parsed, counts, strict=True):
+        lines.append(f"• <code>/subscribe {escape(name)}</code> — {n}")
+    lines.append("Any words work too; exclude with a minus: "
+                 "<code>/subscribe trafficking -football</code>")
+    await reply(update, _fit_lines(lines))
+
+
+def _count_many(svc: Services, topics: Sequence[Topic], releases: Sequence[Release]) -> list[int]:
+    """How many releases each topic matches, tokenising every release only once."""
+    counts = [0] * len(topics)
+    for release in releases:
+        prepared = svc.topics.prepare(release)
+        for i, topic in enumerate(topics):
+            if svc.topics.matches(topic, prepared):
+                counts[i] += 1
+    return counts
+
+
+async def remove_button(update: Update, context: Context) -> None:
+    """A list's remove button: end that subscription if the presser may, then redraw the list."""
+    callback = update.callback_query
+    if callback is None or callback.data is None:
+        return
+    svc = services(context)
+    id_text = callback.data.removeprefix(REMOVE_PREFIX)
+    sub = await svc.store.get_subscription(int(id_text)) if id_text.isdigit() else None
+    if sub is None:
+        await callback.answer("That subscription was already removed.")
+        await _drop_button(callback.message, callback.data)
+        return
+    try:
+        allowed = await may_manage(context.bot, sub.chat_id, callback.from_user.id)
+    except Refusal as exc:
+        await callback.answer(str(exc), show_alert=True)
+        return
+    if not allowed:
+        await callback.answer("Only the chat's administrators can remove its subscriptions.",
+                              show_alert=True)
+        return
+    await svc.store.remove_subscription_by_id(sub.chat_id, sub.id)
+    await callback.answer(f"Removed: {topic_label(sub.topic, _BUTTON_CHARS)}")
+    await _redraw(callback.message, svc, sub.chat_id)
+
+
+# -- the work behind the commands ------------------------------------------------------------
+
+def _parse(svc: Services, text: str) -> Topic:
+    return svc.topics.parse(text) if text else ALL
+
+
+async def _add(svc: Services, target: Target, topic: Topic) -> str:
+    """Add the subscription unless it exists or the chat is at its limit; the reply says which."""
+    label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
+    where = _where(target)
+    subs = await svc.store.subscriptions(target.chat_id)
+    if any(s.thread_id == target.thread_id and s.topic == topic.key for s in subs):
+        return f"{_cap(where)} is already subscribed to {label}. See /subscriptions."
+    limit = svc.settings.bot.max_subscriptions_per_chat
+    if len(subs) >= limit:
+        return (f"{_cap(where)} already has {len(subs)} subscriptions, the most allowed "
+                f"is {limit}. Remove one first: /subscriptions")
+    if not await svc.store.add_subscription(target.chat_id, target.thread_id, topic.key):
+        return f"{_cap(where)} is already subscribed to {label}."
+    if not topic.key:
+        return f"✅ Subscribed {where} to every new release."
+    releases = await _releases(svc)
+    matched = await asyncio.to_thread(svc.topics.count, topic, releases)
+    if matched == 0:
+        return (f"⚠️ Subscribed {where} to {label}, but it matches none of the "
+                f"{len(releases)} releases so far — check the spelling, or see /topics. "
+                f"Undo: <code>/unsubscribe {_remote_prefix(target)}{escape(topic.key)}</code>")
+    noun = "release" if len(releases) == 1 else "releases"
+    return (f"✅ Subscribed {where} to {label}. It matches {matched} of the {len(releases)} "
+            f"{noun} so far; new ones will be sent {'there' if target.remote else 'here'}.")
+
+
+async def _remove(svc: Services, target: Target, topic: Topic | None) -> str:
+    """Remove one topic (``None``: every subscription of the chat); the reply says what happened."""
+    if topic is None:
+        # "all" is the whole chat, not one forum thread: it is the way out of everything.
+        where = target.name_html
+        n = await svc.store.remove_all_subscriptions(target.chat_id)
+        if not n:
+            return f"{_cap(where)} has no subscriptions."
+        return f"Removed all {n} subscription{'s' if n != 1 else ''} of {where}."
+    where = _where(target)
+    label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
+    if await svc.store.remove_subscription(target.chat_id, target.thread_id, topic.key):
+        return f"Unsubscribed {where} from {label}."
+    return f"{_cap(where)} is not subscribed to {label}. See /subscriptions."
+
+
+def subscription_list(subs: Sequence[Subscription],
+                      name_html: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The text and remove buttons of a chat's subscription list."""
+    if not subs:
+        return (f"No subscriptions for {name_html} yet. Try <code>/subscribe trafficking</code>"
+                " or see /topics.", None)
+    lines = [f"🔔 <b>Subscriptions of {name_html}</b> ({len(subs)})"]
+    buttons = []
+    for n, sub in enumerate(subs, 1):
+        thread = f" <i>(topic thread {sub.thread_id})</i>" if sub.thread_id else ""
+        lines.append(f"{n}. {topic_label(sub.topic, _LINE_CHARS)}{thread}")
+        label = sub.topic if sub.topic else "every new release"
+        buttons.append([InlineKeyboardButton(
+            f"✖ {n}. {_cut(label, _BUTTON_CHARS)}", callback_data=f"{REMOVE_PREFIX}{sub.id}")])
+    lines.append("Press a button to remove that subscription.")
+    return _fit_lines(lines), InlineKeyboardMarkup(buttons)
+
+
+async def _drop_button(message: object, data: str) -> None:
+    """Take a stale remove button off a list, keeping the others."""
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return
+    rows = [[b for b in row if b.callback_data != data]
+            for row in message.reply_markup.inline_keyboard]
+    rows = [row for row in rows if row]
+    with suppress(TelegramError):  # cosmetic only: the answer already told the user
+        await message.edit_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+
+
+async def _redraw(message: object, svc: Services, chat_id: int) -> None:
+    """Bring the list message up to date after a removal."""
+    if not isinstance(message, Message):
+        return  # too old for Telegram to hand back: nothing to edit
+    try:
+        remote = chat_id != message.chat.id
+        chat = await svc.store.get_chat(chat_id) if remote else None
+        name = (Target(chat_id, chat.type, chat.title, chat.username, remote=True).name_html
+                if chat else "this chat")
+        text, markup = subscription_list(await svc.store.subscriptions(chat_id), name)
+        await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                disable_web_page_preview=True)
+    except TelegramError:
+        pass  # the removal happened; a list that cannot be edited is only cosmetic
+
+
+async def _releases(svc: Services) -> Sequence[Release]:
+    """Every release, for counting what a topic matches.
+
+    From the in-memory search index, which holds them all: reading 100,000 rows from the
+    database on every /subscribe would cost far more.
+    """
+    return svc.index.latest(len(svc.index))
+
+
+def _where(target: Target) -> str:
+    if target.remote:
+        return target.name_html
+    return "this topic thread" if target.thread_id else "this chat"
+
+
+def _remote_prefix(target: Target) -> str:
+    if not target.remote:
+        return ""
+    return f"@{escape(target.username)} " if target.username else f"{target.chat_id} "
+
+
+def _cap(text: str) -> str:
+    # not str.capitalize(): that would lower-case the rest, e.g. a channel's @UserName
+    return text[:1].upper() + text[1:]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _fit_lines(lines: list[str]) -> str:
+    """Join lines, dropping middle ones (with a note) until the message fits Telegram's limit."""
+    text = "\n".join(lines)
+    dropped = 0
+    while telegram_length(text) > MAX_MESSAGE and len(lines) > 2:
+        lines = [*lines[:-2], lines[-1]]
+        dropped += 1
+        text = "\n".join([*lines[:-1], f"… and {dropped} more", lines[-1]])
+    return text

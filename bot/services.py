@@ -1,0 +1,37 @@
+"""The bundle of long-lived objects that handlers and jobs use, kept in ``bot_data``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.ext import CallbackContext
+
+from bot.config import Settings
+from bot.ingest import Ingestor
+from bot.search import SearchIndex
+from bot.store import Store
+from bot.topics import TopicMatcher
+
+_KEY = "newsbot.services"
+
+
+@dataclass
+class Services:
+    """Everything a handler may call: settings, store, search index, topics, ingest."""
+
+    settings: Settings
+    store: Store
+    index: SearchIndex
+    topics: TopicMatcher
+    ingestor: Ingestor
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def attach(bot_data: dict[str, Any], services: Services) -> None:
+    bot_data[_KEY] = services
+
+
+def services(context: CallbackContext[Any, Any, Any, Any]) -> Services:
+    """The services of the running application (set up in ``bot.app``)."""
+    return context.application.bot_data[_KEY]  # type: ignore[no-any-return]

@@ -1,0 +1,144 @@
+"""End to end: the real bot against the emulator — /start, /help, /latest, /search, paging."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.app import ALLOWED_UPDATES, build_application, running
+from bot.releases import Release
+from tests.conftest import BOT_USERNAME, DATA, BotHarness
+
+SHIPPED = [Release.from_dict(d) for d in json.loads((DATA / "releases.json").read_text())]
+
+
+def titles(message: dict) -> list[str]:
+    """Release titles in a list message, in order (each release starts with a bold title)."""
+    return [e_text for e_text in _bold_texts(message)]
+
+
+def _bold_texts(message: dict) -> list[str]:
+    text = message["text"]
+    units = text.encode("utf-16-le")
+    out = []
+    for entity in message.get("entities", []):
+        if entity["type"] == "bold":
+            start, length = entity["offset"] * 2, entity["length"] * 2
+            out.append(units[start:start + length].decode("utf-16-le"))
+    return out
+
+
+async def test_start_and_help_list_every_command(newsbot: BotHarness) -> None:
+    for command in ("/start", "/help"):
+        [answer] = await newsbot.ask(command)
+        for name in ("/latest", "/search", "/subscribe", "/unsubscribe", "/subscriptions",
+                     "/topics", "/help"):
+            assert name in answer["text"], (command, name)
+        assert "/search trafficking" in answer["text"]
+
+
+async def test_startup_registers_commands_and_allowed_updates(newsbot: BotHarness) -> None:
+    calls = [r for r in newsbot.emu.requests if r.method == "setMyCommands"]
+    assert calls, "setMyCommands was not called at start-up"
+    commands = calls[-1].params["commands"]
+    if isinstance(commands, str):
+        commands = json.loads(commands)
+    assert {c["command"] for c in commands} >= {"latest", "search", "subscribe", "help"}
+    await newsbot.emu.wait_for(
+        lambda: any(r.method == "getUpdates" for r in newsbot.emu.requests))
+    polls = [r for r in newsbot.emu.requests if r.method == "getUpdates"]
+    allowed = polls[-1].params.get("allowed_updates")
+    if isinstance(allowed, str):
+        allowed = json.loads(allowed)
+    assert set(allowed) == set(ALLOWED_UPDATES)
+
+
+async def test_latest_defaults_to_five_newest_first(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("/latest")
+    newest = sorted(SHIPPED, key=lambda r: (-r.date.toordinal(), r.id))[:5]
+    assert titles(answer)[1:] == [r.title for r in newest]
+
+
+async def test_latest_n_and_bad_n(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("/latest 2")
+    assert len(titles(answer)) == 1 + 2
+    [answer] = await newsbot.ask("/latest 20")
+    assert len(titles(answer)) == 1 + len(SHIPPED)
+    for bad in ("/latest 0", "/latest 21", "/latest abc", "/latest -3"):
+        [answer] = await newsbot.ask(bad)
+        assert answer["text"].startswith("Usage: /latest"), bad
+
+
+async def test_release_format_title_meta_summary(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("/search hunan coal")
+    hunan = next(r for r in SHIPPED if "Hunan" in r.title)
+    assert titles(answer)[1] == hunan.title
+    assert "18 October 2004 · Beijing · Press release" in answer["text"]
+    assert hunan.summary in answer["text"]
+
+
+async def test_search_typo_and_exact_rank_trafficking_first(newsbot: BotHarness) -> None:
+    for query in ("trafficking", "trafiking"):
+        [answer] = await newsbot.ask(f"/search {query}")
+        top2 = set(titles(answer)[1:3])
+        assert any("Lao" in t for t in top2) and any("Mekong" in t for t in top2), query
+
+
+async def test_search_empty_query_gets_usage(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("/search")
+    assert answer["text"].startswith("Usage: /search")
+
+
+async def test_search_nothing_found_with_suggestion(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("/search xyzzyq")
+    assert "Nothing found" in answer["text"]
+    [answer] = await newsbot.ask("/search cambodai")
+    # Either the typo is forgiven, or the bot suggests the right word.
+    assert "Cambodian" in answer["text"] or "cambodia" in answer["text"].lower()
+
+
+async def test_search_escapes_user_input(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("/search <b>&")
+    assert "<b>&" in answer["text"]  # shown literally to the user
+    assert "&lt;b&gt;&amp;" in answer["html"]  # and sent escaped, which the emulator accepted
+
+
+async def test_search_pages_with_more_button(newsbot: BotHarness) -> None:
+    [first] = await newsbot.ask("/search safety and health")
+    assert len(titles(first)) == 1 + 5
+    [[button]] = first["reply_markup"]["inline_keyboard"]
+    assert len(button["callback_data"].encode()) < 64
+    [second] = await newsbot.press(first, button["callback_data"])
+    seen_first, seen_second = titles(first)[1:], titles(second)[1:]
+    assert seen_second and not set(seen_first) & set(seen_second)
+    assert "6–" in second["text"]
+
+
+async def test_more_button_survives_restart(emulator, settings, tmp_path: Path) -> None:
+    user = emulator.add_user("Bo")
+    chat = emulator.private_chat(user)
+    async with running(build_application(settings)):
+        emulator.send_message(chat, "/search safety and health", from_user=user)
+        [first] = await emulator.wait_for_messages(chat["id"], 1)
+    data = first["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    async with running(build_application(settings)):
+        emulator.press_button(first, data, from_user=user)
+        messages = await emulator.wait_for_messages(chat["id"], 2)
+    assert "6–" in messages[1]["text"]
+
+
+async def test_commands_in_groups_with_bot_name(newsbot: BotHarness) -> None:
+    group = newsbot.emu.add_group("Press office", members={newsbot.user["id"]: "member"})
+    [answer] = await newsbot.ask(f"/search@{BOT_USERNAME} trafficking", chat=group)
+    assert any("Mekong" in t for t in titles(answer))
+    [answer] = await newsbot.ask("/latest 1", chat=group)
+    assert len(titles(answer)) == 2
+
+
+async def test_long_release_stays_within_limit(newsbot: BotHarness) -> None:
+    huge = Release.from_dict({"title": "Giant <report> & more " * 20, "date": "2030-01-01",
+                              "summary": "word & <tag> " * 2000, "url": "https://example.org/x"})
+    await newsbot.services.ingestor.ingest([huge], "test", notify=False)
+    [answer] = await newsbot.ask("/latest 1")
+    assert len(answer["text"].encode("utf-16-le")) // 2 <= 4096
+    assert "Giant <report> & more" in answer["text"]
