@@ -11,7 +11,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -127,7 +127,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
 class _Reader:
     """Typed access to the raw TOML tables, raising errors that name file and key."""
 
-    _KNOWN: dict[str, set[str]] = {
+    _KNOWN: ClassVar[dict[str, set[str]]] = {
         "telegram": {"token", "api_base_url", "poll_timeout"},
         "bot": {"admins", "page_size", "max_subscriptions_per_chat"},
         "storage": {"database"},
