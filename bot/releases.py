@@ -102,7 +102,7 @@ def validate_id(value: object) -> str:
 
 
 def slugify(text: str) -> str:
-    """Lower-case ASCII words joined by hyphens: ``"Lao PDR's children"`` -> ``lao-pdrs-children``."""
+    """Lower-case ASCII words joined by hyphens: "Lao PDR's children" -> lao-pdrs-children."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     ascii_text = re.sub(r"['’]", "", ascii_text.lower())
     return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")

@@ -6,7 +6,6 @@ Which chat a command acts on and whether the sender may change it is decided in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from contextlib import suppress
 from html import escape
@@ -15,9 +14,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
+from bot import subscriptions as rules
 from bot.handlers.common import Context, command_argument, reply
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
-from bot.releases import Release
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
 from bot.store import Subscription
@@ -121,26 +120,14 @@ async def topics(update: Update, context: Context) -> None:
         await reply(update, "No suggested topics are configured. Any words work: "
                             "<code>/subscribe child labour</code>")
         return
-    releases = await _releases(svc)
-    # CPU work over every release: off the event loop, so other chats keep being answered.
-    counts = await asyncio.to_thread(_count_many, svc, [t for _, t in parsed], releases)
+    counts = await rules.count_matches(svc.topics, [t for _, t in parsed],
+                                       rules.all_releases(svc.index))
     lines = ["🏷 <b>Suggested topics</b> (releases matching each so far)"]
     for (name, _), n in zip(parsed, counts, strict=True):
         lines.append(f"• <code>/subscribe {escape(name)}</code> — {n}")
     lines.append("Any words work too; exclude with a minus: "
                  "<code>/subscribe trafficking -football</code>")
     await reply(update, _fit_lines(lines))
-
-
-def _count_many(svc: Services, topics: Sequence[Topic], releases: Sequence[Release]) -> list[int]:
-    """How many releases each topic matches, tokenising every release only once."""
-    counts = [0] * len(topics)
-    for release in releases:
-        prepared = svc.topics.prepare(release)
-        for i, topic in enumerate(topics):
-            if svc.topics.matches(topic, prepared):
-                counts[i] += 1
-    return counts
 
 
 async def remove_button(update: Update, context: Context) -> None:
@@ -176,22 +163,20 @@ def _parse(svc: Services, text: str) -> Topic:
 
 
 async def _add(svc: Services, target: Target, topic: Topic) -> str:
-    """Add the subscription unless it exists or the chat is at its limit; the reply says which."""
+    """Subscribe via :mod:`bot.subscriptions` and word the outcome."""
     label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
     where = _where(target)
-    subs = await svc.store.subscriptions(target.chat_id)
-    if any(s.thread_id == target.thread_id and s.topic == topic.key for s in subs):
-        return f"{_cap(where)} is already subscribed to {label}. See /subscriptions."
     limit = svc.settings.bot.max_subscriptions_per_chat
-    if len(subs) >= limit:
-        return (f"{_cap(where)} already has {len(subs)} subscriptions, the most allowed "
+    outcome = await rules.add(svc.store, target.chat_id, target.thread_id, topic, limit)
+    if outcome.status is rules.AddStatus.DUPLICATE:
+        return f"{_cap(where)} is already subscribed to {label}. See /subscriptions."
+    if outcome.status is rules.AddStatus.AT_LIMIT:
+        return (f"{_cap(where)} already has {outcome.existing} subscriptions, the most allowed "
                 f"is {limit}. Remove one first: /subscriptions")
-    if not await svc.store.add_subscription(target.chat_id, target.thread_id, topic.key):
-        return f"{_cap(where)} is already subscribed to {label}."
     if not topic.key:
         return f"✅ Subscribed {where} to every new release."
-    releases = await _releases(svc)
-    matched = await asyncio.to_thread(svc.topics.count, topic, releases)
+    releases = rules.all_releases(svc.index)
+    [matched] = await rules.count_matches(svc.topics, [topic], releases)
     if matched == 0:
         return (f"⚠️ Subscribed {where} to {label}, but it matches none of the "
                 f"{len(releases)} releases so far — check the spelling, or see /topics. "
@@ -260,15 +245,6 @@ async def _redraw(message: object, svc: Services, chat_id: int) -> None:
                                 disable_web_page_preview=True)
     except TelegramError:
         pass  # the removal happened; a list that cannot be edited is only cosmetic
-
-
-async def _releases(svc: Services) -> Sequence[Release]:
-    """Every release, for counting what a topic matches.
-
-    From the in-memory search index, which holds them all: reading 100,000 rows from the
-    database on every /subscribe would cost far more.
-    """
-    return svc.index.latest(len(svc.index))
 
 
 def _where(target: Target) -> str:
