@@ -31,6 +31,7 @@ from bot.delivery import Deliverer, DeliveryLockHeld
 from bot.handlers import admin, browse, help, inline, membership, subscriptions
 from bot.ingest import Ingestor
 from bot.poller import SourcePoller
+from bot.retry import RetryAfter429
 from bot.search import SearchIndex
 from bot.services import Services, attach, services
 from bot.store import Store
@@ -60,6 +61,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .read_timeout(settings.delivery.request_timeout)
         .write_timeout(settings.delivery.request_timeout)
         .concurrent_updates(True)
+        .rate_limiter(RetryAfter429())
         .build()
     )
     app.bot_data["settings"] = settings

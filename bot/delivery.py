@@ -26,9 +26,7 @@ import math
 import os
 import socket
 import time
-import warnings
 from dataclasses import dataclass
-from datetime import timedelta
 
 import telegram
 from telegram import LinkPreviewOptions
@@ -40,11 +38,11 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import DeliverySettings
 from bot.releases import Release
 from bot.render import ELLIPSIS, MAX_MESSAGE, format_date, release_html, telegram_length
+from bot.retry import retry_after_seconds, without_retries
 from bot.sources.backoff import backoff_seconds
 from bot.store import OutboxRow, Store, process_identity
 
@@ -125,14 +123,6 @@ def release_plain(release: Release, matched: tuple[str, ...] = ()) -> str:
     if telegram_length(text) > MAX_MESSAGE:  # an absurd title: cut whatever is left
         text = text[:MAX_MESSAGE // 2 - 1] + ELLIPSIS
     return text
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    # PTB 22 warns that retry_after turns into a timedelta; accept either and stay quiet.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class _Pacer:
@@ -221,7 +211,9 @@ class Deliverer:
         if self._task is not None and not self._task.done():
             return
         self._stopping = False
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="newsbot-delivery")
+        with without_retries():  # the loop handles 429 itself: it pauses all sending
+            self._task = asyncio.get_running_loop().create_task(self._run(),
+                                                                name="newsbot-delivery")
 
     async def stop(self) -> None:
         """Stop promptly: no new sends; sends in flight get a moment, then are cancelled.
@@ -446,7 +438,7 @@ class Deliverer:
             return
 
     async def _rate_limited(self, row: OutboxRow, exc: RetryAfter) -> None:
-        seconds = _retry_after_seconds(exc)
+        seconds = retry_after_seconds(exc)
         self.stats.rate_limited += 1
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
         log.warning("Telegram said 429 Too Many Requests: pausing all sending for %.0f s",

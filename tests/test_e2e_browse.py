@@ -142,3 +142,21 @@ async def test_long_release_stays_within_limit(newsbot: BotHarness) -> None:
     [answer] = await newsbot.ask("/latest 1")
     assert len(answer["text"].encode("utf-16-le")) // 2 <= 4096
     assert "Giant <report> & more" in answer["text"]
+
+
+async def test_reply_waits_out_a_429(newsbot: BotHarness) -> None:
+    newsbot.emu.faults.add("sendMessage", chat_id=newsbot.chat["id"], error=429, retry_after=1)
+    [answer] = await newsbot.ask("/latest 1")
+    assert "Latest release" in answer["text"]
+    assert newsbot.emu.count_429 == 1
+
+
+async def test_failing_handler_tells_the_user(newsbot: BotHarness, monkeypatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(newsbot.services.index, "search", broken)
+    [answer] = await newsbot.ask("/search anything")
+    assert "something went wrong" in answer["text"]
+    [answer] = await newsbot.ask("/latest 1")  # and the bot goes on
+    assert "Latest release" in answer["text"]
