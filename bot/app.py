@@ -85,6 +85,10 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(browse.more, pattern=f"^{browse.MORE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(subscriptions.remove_button,
                                          pattern=f"^{subscriptions.REMOVE_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(help.stale_button))  # after every other button
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(private & filters.COMMAND, help.unknown_command))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, browse.plain_text))
     app.add_handler(InlineQueryHandler(inline.inline_query))
     app.add_handler(ChatMemberHandler(membership.my_chat_member,
                                       ChatMemberHandler.MY_CHAT_MEMBER))

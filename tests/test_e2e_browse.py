@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -160,3 +161,19 @@ async def test_failing_handler_tells_the_user(newsbot: BotHarness, monkeypatch) 
     assert "something went wrong" in answer["text"]
     [answer] = await newsbot.ask("/latest 1")  # and the bot goes on
     assert "Latest release" in answer["text"]
+
+
+async def test_plain_text_in_private_chat_is_a_search(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("coal mine")
+    assert any("Hunan" in t for t in titles(answer))
+
+
+async def test_unknown_command(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("/frobnicate now")
+    assert "I don't know /frobnicate" in answer["text"]
+    emu = newsbot.emu
+    group = emu.add_group("Quiet", members={newsbot.user["id"]: "member"})
+    emu.send_message(group, "/frobnicate", from_user=newsbot.user)
+    emu.send_message(group, "just chatting", from_user=newsbot.user)
+    await asyncio.sleep(0.5)
+    assert emu.sent(group["id"]) == []  # a group's other commands and chatter are not ours

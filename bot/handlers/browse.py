@@ -51,6 +51,13 @@ async def search(update: Update, context: Context) -> None:
     await send_results_page(update, context, query, 0)
 
 
+async def plain_text(update: Update, context: Context) -> None:
+    """Text without a command, in a private chat, is taken as a search."""
+    message = update.effective_message
+    if message is not None and message.text and message.text.strip():
+        await send_results_page(update, context, message.text.strip(), 0)
+
+
 async def more(update: Update, context: Context) -> None:
     """The "More" button: the next page of a saved search, as a new message."""
     callback = update.callback_query

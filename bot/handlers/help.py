@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from telegram import BotCommand, Update
 
 from bot.handlers.common import Context, reply
@@ -40,7 +42,20 @@ In groups only admins change subscriptions. For a channel: post <code>/subscribe
 in the channel, or send me <code>/subscribe @channel topic</code> here (you and I must be \
 admins there).
 
-/help — this message"""
+/help — this message. In a private chat, any other text is searched."""
+
+
+async def unknown_command(update: Update, context: Context) -> None:
+    """A command this bot does not have (in a private chat, where it is surely meant for us)."""
+    message = update.effective_message
+    name = (message.text or "").split(maxsplit=1)[0] if message else ""
+    await reply(update, f"I don't know {escape(name[:40])}. /help lists what I can do.")
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A button from an older version of the bot, or whose data Telegram mangled."""
+    if update.callback_query is not None:
+        await update.callback_query.answer("This button no longer works. Send the command again.")
 
 
 async def help_command(update: Update, context: Context) -> None:
