@@ -56,7 +56,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         ApplicationBuilder()
         .token(settings.require_token())
         .base_url(settings.telegram.api_base_url)
-        .base_file_url(settings.telegram.api_base_url.removesuffix("/bot") + "/file/bot")
+        .base_file_url(file_url(settings.telegram.api_base_url))
         .get_updates_read_timeout(timeout + 10)
         .read_timeout(settings.delivery.request_timeout)
         .write_timeout(settings.delivery.request_timeout)
@@ -67,6 +67,14 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     app.bot_data["settings"] = settings
     register_handlers(app)
     return app
+
+
+def file_url(api_base_url: str) -> str:
+    """The Bot API's file URL next to its method URL (``.../bot`` -> ``.../file/bot``)."""
+    if "/bot{token}" in api_base_url:
+        return api_base_url.replace("/bot{token}", "/file/bot{token}", 1)
+    head, _, tail = api_base_url.rpartition("/bot")
+    return f"{head}/file/bot{tail}" if _ else api_base_url + "/file"
 
 
 def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
