@@ -7,6 +7,7 @@ end-to-end tests, so what the tests drive is exactly what users run.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -111,6 +112,9 @@ async def open_services(settings: Settings) -> Services:
               else TopicMatcher.default())
     ingestor = Ingestor(store, SearchIndex(), topics)
     await ingestor.load_index()
+    # The index is millions of long-lived objects; without this, every full collection
+    # walks them all again (pauses of 60-260 ms at 100,000 releases).
+    gc.freeze()
     return Services(settings, store, ingestor.index, topics, ingestor)
 
 

@@ -1,0 +1,1140 @@
+"""Typo-tolerant search over releases that stays interactive at 100,000 of them.
+
+How a query is answered (and why it is fast):
+
+1. **Vocabulary first.** Each query word is looked up in the vocabulary of distinct terms
+   (light-stemmed words): exactly, then by word family (:func:`bot.textnorm.root`, so
+   ``traffickers`` finds ``trafficking``), then by prefix, and only when all of that finds
+   nothing, fuzzily with rapidfuzz over the few thousand terms of a similar length.
+2. **Postings as bitsets.** Every (term, field class) keeps the slots of the releases that
+   contain it. Sets of releases are combined as Python ``int`` bitsets, whose ``&``/``|`` run
+   in C over 100,000 bits in about a microsecond, so common words cost no more than rare ones.
+   Long lists keep their bitset between queries; it catches up with new releases lazily.
+3. **Scores as bit planes.** A release's score is the idf-weighted sum, over query words, of
+   match quality (exact > family > prefix > fuzzy) times field weight (title > place, topics
+   and countries > summary; parts of hyphenated words count less). Scores are small integers
+   kept *bit-sliced* (one bitset per bit), added with a ripple-carry adder on bitsets and
+   cut to the top *n* with O'Neil's bit-sliced top-k, so no per-release Python loop runs over
+   the matches. Only the few releases on the requested page are looked at one by one.
+
+Ties are broken by date (newest first) then id, so results are deterministic.
+
+Phrases are checked on each release's sequence of word-family codes (a ``bytes in bytes``
+test), and for pairs of common words (in :data:`_PAIR_MIN_DF` releases or more, and stop
+words) on "pair" posting lists, so that ``"child labour"`` is as fast as ``child labour``.
+
+Memory at 100,000 synthetic releases is about 110 MB (see ``bench/search.py``). The postings
+are arrays and ints, but arrays are still objects the cyclic garbage collector walks; a
+process holding a large index should ``gc.freeze()`` after loading it, or CPython's rare full
+collections will pause it for a few hundred milliseconds.
+
+Thread safety: one lock guards all state. ``search``/``latest``/``get`` hold it for the
+duration of one query (milliseconds). ``add_many`` tokenizes outside the lock and applies
+releases in chunks of :data:`CHUNK_SIZE`, taking the lock once per chunk, so a search that
+arrives during a long bulk load waits for one chunk at most, never for the whole load.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+import operator
+import re
+import threading
+import time
+from array import array
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import compress, islice, pairwise, product, repeat
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from bot.releases import Release
+from bot.textnorm import (
+    COUNTRY_NAMES,
+    STOPWORDS,
+    countries_in,
+    country_of,
+    fold,
+    root,
+    split_words,
+    stem,
+)
+
+__all__ = ["CHUNK_SIZE", "Hit", "QueryError", "SearchIndex", "SearchResult"]
+
+#: Releases applied per lock acquisition in :meth:`SearchIndex.add_many`.
+CHUNK_SIZE = 32
+
+# Field classes of a (term, release) pair. A class is field * 4 + part * 2 + multi, where
+# "part" means the term occurred only inside a hyphenated word (Inner-Mongolia is not
+# Mongolia) and "multi" that it occurred in more than one field (a sign it is central).
+_TITLE, _META, _SUMMARY = 0, 1, 2
+_FIELD_WEIGHT = (90, 75, 60)
+_PART_FACTOR = 0.7
+_MULTI_BONUS = 10
+_CLASS_WEIGHT = tuple(
+    round(_FIELD_WEIGHT[c >> 2] * (_PART_FACTOR if c & 2 else 1.0)) + (_MULTI_BONUS if c & 1 else 0)
+    for c in range(12)
+)
+
+# Match quality of a vocabulary term for a query word, in percent.
+_EXACT, _FAMILY, _PREFIX = 100, 85, 75
+# A fuzzy match's quality is its rapidfuzz ratio (0..100) times this: below prefix matches.
+_FUZZY_FACTOR = 0.78
+_FUZZY_MARGIN = 4
+_FAMILY_OF_FUZZY = 0.85
+_MAX_PREFIX_TERMS = 12
+_MAX_FUZZY_TERMS = 8
+_MAX_PHRASE_PATTERNS = 64
+# Full score, before dividing by 10 for Hit.score: 1000 keeps integer rounding invisible.
+_SCALE = 1000
+# Roots in at least this many releases get "pair" posting lists with each other (the releases
+# where the two are adjacent), so a quoted phrase of common words needs no per-release check.
+_PAIR_MIN_DF = 1000
+# Terms up to this length are fuzzy-matched by length alone (see SearchIndex._by_affix).
+_SHORT_WORD = 5
+# Containers at least this large keep their bitset cached between queries.
+_CACHE_BITS_MIN = 512
+
+_FILTER_KEYS = frozenset({"place", "country", "since", "before", "kind"})
+_QUERY_TOKEN = re.compile(
+    r'(?P<key>[A-Za-z]+):(?:"(?P<qval>[^"]*)"?|(?P<val>[^\s"]*))'
+    r'|"(?P<phrase>[^"]*)"?'
+    r'|(?P<word>[^\s"]+)'
+)
+_DATE_VALUE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+
+
+class QueryError(ValueError):
+    """A malformed query (a bad filter value); the message is meant for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: the release and its score (0..100, higher is better)."""
+
+    release: Release
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A page of hits, how many matched in all, and a "did you mean" text when nothing did."""
+
+    hits: list[Hit]
+    total: int
+    suggestion: str | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Query parsing
+
+
+@dataclass(slots=True)
+class _Query:
+    """A parsed query: free words, phrases and filters (all folded)."""
+
+    words: list[str] = field(default_factory=list)
+    phrases: list[list[str]] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    since: date | None = None
+    before: date | None = None
+
+    @property
+    def has_filters(self) -> bool:
+        """Whether any filter narrows the result."""
+        return bool(self.places or self.countries or self.kinds or self.since or self.before)
+
+    def terms(self) -> list[str]:
+        """The distinct search terms (stems, no stop words) of words and phrases, in order."""
+        seen: dict[str, None] = {}
+        for word in [*self.words, *(w for phrase in self.phrases for w in phrase)]:
+            if word not in STOPWORDS:
+                seen.setdefault(stem(word), None)
+        return list(seen)
+
+
+def _parse_date(key: str, value: str) -> date:
+    match = _DATE_VALUE.match(value)
+    try:
+        if match is None:
+            raise ValueError(value)
+        year, month, day = (int(g) if g else 1 for g in match.groups())
+        return date(year, month, day)
+    except ValueError:
+        raise QueryError(f"{key}: expects a date like 2004-09 or 2004-09-15") from None
+
+
+def _parse_query(text: str) -> _Query:
+    """Split a query into words, quoted phrases and ``key:value`` filters."""
+    query = _Query()
+    for match in _QUERY_TOKEN.finditer(text):
+        key = (match.group("key") or "").lower()
+        if key in _FILTER_KEYS:
+            value = match.group("qval") if match.group("qval") is not None else match.group("val")
+            value = " ".join(fold(value or "").split())
+            if not value:
+                example = {"since": "2004-09", "before": "2004-10-01", "kind": "advisory"}
+                raise QueryError(f"{key}: needs a value, e.g. {key}:{example.get(key, 'geneva')}")
+            if key == "since":
+                when = _parse_date(key, value)
+                query.since = when if query.since is None else max(query.since, when)
+            elif key == "before":
+                when = _parse_date(key, value)
+                query.before = when if query.before is None else min(query.before, when)
+            elif key == "place":
+                query.places.append(value)
+            elif key == "country":
+                query.countries.append(value)
+            else:
+                query.kinds.append(value)
+        elif match.group("phrase") is not None:
+            words = [part for w in split_words(match.group("phrase")) for part in w.split("-")]
+            if len(words) > 1:
+                query.phrases.append(words)
+            else:
+                query.words.extend(words)
+        else:
+            for word in split_words(match.group(0)):
+                parts = word.split("-")
+                query.words.extend(parts)
+                if len(parts) > 1:
+                    # "low-cost" means the words together, like a quoted phrase.
+                    query.phrases.append(parts)
+    return query
+
+
+# ---------------------------------------------------------------------------------------------
+# Release analysis (pure: runs outside the lock)
+
+
+@dataclass(slots=True)
+class _Analysis:
+    """What indexing needs from one release; computed without touching the index."""
+
+    classes: dict[str, int]
+    sequence: list[str]
+    countries: list[str]
+    place: str | None
+    kind: str
+
+
+# The one-word names ("vietnam", "laos") people type for a country, added to its releases.
+_ONE_WORD_NAMES: dict[str, list[str]] = {}
+for _name, _country in COUNTRY_NAMES.items():
+    if " " not in _name:
+        _ONE_WORD_NAMES.setdefault(_country, []).append(_name)
+
+
+def _field_terms(words: list[str], sequence: list[str] | None) -> dict[str, int]:
+    """Terms of one field -> 0 if seen as a whole word, 2 if only inside hyphenated words.
+
+    Appends the field's terms, stop words included, to ``sequence`` when one is given.
+    """
+    found: dict[str, int] = {}
+    for word in words:
+        if "-" not in word:
+            term = stem(word)
+            if sequence is not None:
+                sequence.append(term)
+            if term not in STOPWORDS:
+                found[term] = 0
+            continue
+        parts = word.split("-")
+        for part in parts:
+            term = stem(part)
+            if sequence is not None:
+                sequence.append(term)
+            if term not in STOPWORDS and term:
+                found.setdefault(term, 2)
+        # The joined form too, so "innermongolia" or "lowcost" find it.
+        found[stem("".join(parts))] = 0
+    return found
+
+
+def _analyze(release: Release) -> _Analysis:
+    title_words = split_words(release.title)
+    summary_words = split_words(release.summary)
+    meta_words = split_words(" ; ".join([release.place or "", release.kind, *release.topics]))
+    countries = countries_in([*title_words, ";", *summary_words, ";", *meta_words])
+    for country in countries:
+        meta_words.extend(split_words(country))
+        meta_words.extend(_ONE_WORD_NAMES.get(country, ()))
+    sequence: list[str] = []
+    title = _field_terms(title_words, sequence)
+    sequence.append("")  # a phrase never runs from the title into the summary
+    summary = _field_terms(summary_words, sequence)
+    meta = _field_terms(meta_words, None)
+    classes: dict[str, int] = {}
+    # Best field first: a term keeps the class of the first field it is found in.
+    for where, terms in ((_TITLE, title), (_META, meta), (_SUMMARY, summary)):
+        for term, part in terms.items():
+            if term in classes:
+                classes[term] |= 1  # seen in more than one field
+            else:
+                classes[term] = where * 4 + part
+    place = " ".join(fold(release.place).split()) if release.place else None
+    kind = " ".join(fold(release.kind).split())
+    return _Analysis(classes, sequence, countries, place, kind)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bitset helpers
+
+
+def _bits_from(slots: Iterable[int]) -> int:
+    """A bitset with the given bits set (linear in the number of slots)."""
+    if not isinstance(slots, array | list):
+        slots = list(slots)
+    if not slots:
+        return 0
+    top = max(slots)
+    if len(slots) * 64 < top:
+        buffer = bytearray((top >> 3) + 1)
+        for slot in slots:
+            buffer[slot >> 3] |= 1 << (slot & 7)
+        return int.from_bytes(buffer, "little")
+    # Many slots: mark one byte per slot with C-level iteration, then let int() parse the
+    # bytes as binary digits (linear for base 2). No Python-level loop over the slots.
+    marks = bytearray(top + 1)
+    deque(map(marks.__setitem__, slots, repeat(1)), maxlen=0)
+    return int(marks.translate(_TO_DIGITS)[::-1], 2)
+
+
+_TO_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+_FROM_DIGITS = bytes.maketrans(b"01", b"\x00\x01")
+_NONZERO_RUN = re.compile(rb"[^\x00]+")
+_BYTE_BITS = tuple(tuple(i for i in range(8) if value >> i & 1) for value in range(256))
+
+
+def _members(bits: int) -> list[int]:
+    """The set bits of a bitset, ascending."""
+    count = bits.bit_count()
+    if count <= 48:
+        # Few members: peel them off the top; each step is one C-level op on the int.
+        out = []
+        while bits:
+            top = bits.bit_length() - 1
+            out.append(top)
+            bits ^= 1 << top
+        out.reverse()
+        return out
+    if count * 24 > bits.bit_length():
+        # Dense: binary digits as a 0/1 byte mask, and compress() picks the positions in C.
+        mask = bin(bits)[:1:-1].encode().translate(_FROM_DIGITS)
+        return list(compress(range(len(mask)), mask))
+    data = bits.to_bytes((bits.bit_length() + 7) >> 3, "little")
+    out = []
+    for run in _NONZERO_RUN.finditer(data):
+        for offset, value in enumerate(run.group(), run.start()):
+            base = offset << 3
+            out.extend([base + i for i in _BYTE_BITS[value]])
+    return out
+
+
+def _encode_id(rid: int) -> bytes:
+    """A root id as 4 bytes where only the first has its high bit set.
+
+    A phrase is then a plain ``bytes in bytes`` test on a release's word sequence: a match
+    can only start at the start of a word, never in the middle of one.
+    """
+    return bytes((0x80 | (rid >> 21) & 0x7F, (rid >> 14) & 0x7F, (rid >> 7) & 0x7F, rid & 0x7F))
+
+
+def _decode_id(code: bytes) -> int:
+    """The root id of a 4-byte code made by :func:`_encode_id`."""
+    return (code[0] & 0x7F) << 21 | code[1] << 14 | code[2] << 7 | code[3]
+
+
+_SEPARATOR = _encode_id(0)
+
+
+def _has(data: bytes, slot: int) -> bool:
+    index = slot >> 3
+    return index < len(data) and bool(data[index] >> (slot & 7) & 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bit-sliced scores
+
+
+def _add_planes(acc: list[int], other: list[int]) -> None:
+    """acc += other, per release, where both are scores stored as bit planes (LSB first)."""
+    carry = 0
+    for j in range(max(len(acc), len(other))):
+        if j == len(acc):
+            acc.append(0)
+        a = acc[j]
+        b = other[j] if j < len(other) else 0
+        if not b and not carry:
+            continue
+        acc[j] = a ^ b ^ carry
+        carry = (a & b) | (carry & (a ^ b))
+    if carry:
+        acc.append(carry)
+
+
+def _top_split(planes: list[int], candidates: int, n: int) -> tuple[int, int]:
+    """O'Neil's bit-sliced top-n: (releases scoring above the n-th, those tied with it)."""
+    above, tied = 0, candidates
+    for plane in reversed(planes):
+        with_bit = above | (tied & plane)
+        count = with_bit.bit_count()
+        if count > n:
+            tied &= plane
+        elif count == n:
+            return with_bit, 0
+        else:
+            above = with_bit
+            tied &= ~plane
+    return above, tied
+
+
+@dataclass(slots=True)
+class _TermMatch:
+    """One query term resolved against the vocabulary."""
+
+    weighted: list[tuple[int, int]]  # (quality * field weight, bitset)
+    matches: int  # bitset of all releases containing a variant
+    roots: set[int]  # root ids of its variants, for phrases
+    keys: list[int]  # its posting lists
+
+
+class SearchIndex:
+    """An in-memory, incrementally updated, typo-tolerant index of releases.
+
+    See the module docstring for how it works and what it costs; see :meth:`search` for the
+    query language.
+    """
+
+    def __init__(self, releases: Iterable[Release] = ()) -> None:
+        self._lock = threading.Lock()
+        # Per slot (a release's internal number; never reused, so bitsets stay valid).
+        self._releases: list[Release | None] = []
+        self._sortkey: list[tuple[int, str]] = []
+        self._dates: list[date] = []
+        self._sequences: list[bytes] = []
+        self._slot_of: dict[str, int] = {}
+        self._by_date: list[int] = []  # live slots, newest first, ties by id
+        self._live = 0  # bitset of live slots
+        # Vocabulary.
+        self._term_id: dict[str, int] = {}
+        self._terms: list[str] = []
+        self._term_root: list[int] = []
+        self._df: list[int] = []
+        self._classes: list[int] = []  # term id -> bitmask of its field classes with postings
+        self._root_id: dict[str, int] = {"": 0}  # root id 0 separates title from summary
+        self._sequence_id: dict[str, bytes] = {}  # term -> encoded root id, for the build
+        self._family: dict[int, tuple[int, ...]] = {}  # root id -> term ids
+        # For fuzzy matching: short terms by length; longer ones by length and first two
+        # letters, and by length and last two letters (with a negative length). One typo
+        # cannot change both ends of a longer word, so those two buckets hold its candidates.
+        self._by_length: dict[int, list[str]] = {}
+        self._by_affix: dict[tuple[str, int], list[str]] = {}
+        self._by_prefix: dict[str, list[int]] = {}  # first 4 letters -> term ids
+        # Posting lists: the slots of the releases under a key, and the bitsets of the lists
+        # worth keeping as bitsets. Keys are ``term id * 16 + field class`` for
+        # words, ("month"|"place"|"kind"|"country", value) for filters, and the 8 bytes of two
+        # root codes for pairs of common words that are adjacent (see _pair_keys). Arrays, ints and
+        # tuples of atoms are invisible to the cyclic garbage collector, which keeps its full
+        # collections short even with millions of postings.
+        self._slots: dict[object, array[int]] = {}
+        self._bits: dict[object, int] = {}
+        self._covered: dict[object, int] = {}  # how many leading slots a kept bitset holds
+        # Filter values with how many live releases have them.
+        self._months: dict[int, int] = {}
+        self._places: dict[str, int] = {}
+        self._kinds: dict[str, int] = {}
+        self._counts: dict[str, dict[Any, int]] = {
+            "month": self._months,
+            "place": self._places,
+            "kind": self._kinds,
+        }
+        # Phrase support: how many releases each root (by its 4-byte code) appears in, and the
+        # roots common enough to have pair lists. Stop words count as common from the start.
+        self._root_df: Counter[bytes] = Counter()
+        self._frequent: set[bytes] = {_encode_id(self._root_of(word)) for word in STOPWORDS}
+        self.add_many(releases)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def get(self, release_id: str) -> Release | None:
+        """The indexed release with this id, if any."""
+        with self._lock:
+            slot = self._slot_of.get(release_id)
+            return None if slot is None else self._releases[slot]
+
+    def latest(self, limit: int, offset: int = 0) -> list[Release]:
+        """Releases newest first (ties by id), for /latest and empty inline queries."""
+        with self._lock:
+            slots = self._by_date[max(offset, 0) : max(offset, 0) + max(limit, 0)]
+            return [self._release(slot) for slot in slots]
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def add(self, release: Release) -> None:
+        """Index one release, replacing an indexed one with the same id."""
+        self.add_many((release,))
+
+    def add_many(self, releases: Iterable[Release]) -> None:
+        """Index many releases (later ones replace earlier ones with the same id).
+
+        Tokenizing happens outside the lock; the lock is taken once per :data:`CHUNK_SIZE`
+        releases, so concurrent searches keep running. Run it with ``asyncio.to_thread``
+        when it is large: 100,000 releases take seconds.
+        """
+        iterator = iter(releases)
+        added = 0
+        while chunk := list(islice(iterator, CHUNK_SIZE)):
+            latest = {release.id: release for release in chunk}
+            analysed = [(release, _analyze(release)) for release in latest.values()]
+            with self._lock:
+                self._apply(analysed)
+            added += len(analysed)
+            # Let a search that waited for the lock run now: without this the waiting thread
+            # also waits for CPython's GIL switch interval (5 ms) while we tokenize on.
+            time.sleep(0)
+        if added > CHUNK_SIZE:
+            # A bulk load: build the bitsets now rather than in the first searches. (After a
+            # few releases, searches top the kept ones up themselves, which is cheap.)
+            self._warm()
+
+    def remove(self, release_id: str) -> None:
+        """Drop a release from the index; unknown ids are ignored."""
+        with self._lock:
+            self._remove(release_id)
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
+        """Find releases for a query; the page ``offset .. offset+limit`` of the ranking.
+
+        The query language: words (typos, plurals and word families are forgiven),
+        ``"quoted phrases"`` (words adjacent and in order), and filters ``place:geneva``,
+        ``country:china``, ``kind:advisory``, ``since:2004-09`` (inclusive),
+        ``before:2004-10-01`` (exclusive). Releases with all words rank first; when none has
+        them all, releases with some of them are returned, ranked lower. A query of filters
+        only lists the matching releases newest first.
+
+        Raises :class:`QueryError` for a malformed filter.
+        """
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        parsed = _parse_query(query)
+        if not parsed.terms() and not parsed.has_filters:
+            return SearchResult([], 0, None)
+        with self._lock:
+            ranked, total = self._run(parsed, offset + limit)
+            hits = [Hit(self._release(slot), score / 10) for score, slot in ranked[offset:]]
+            suggestion = self._suggest(query, parsed) if total == 0 else None
+        return SearchResult(hits, total, suggestion)
+
+    # -- internals: indexing ------------------------------------------------------------------
+
+    def _release(self, slot: int) -> Release:
+        release = self._releases[slot]
+        assert release is not None, "a live slot lost its release"
+        return release
+
+    def _root_of(self, term: str) -> int:
+        key = root(term)
+        rid = self._root_id.get(key)
+        if rid is None:
+            rid = self._root_id[key] = len(self._root_id)
+        return rid
+
+    def _intern(self, term: str) -> int:
+        tid = self._term_id[term] = len(self._terms)
+        rid = self._root_of(term)
+        self._terms.append(term)
+        self._term_root.append(rid)
+        self._df.append(0)
+        self._classes.append(0)
+        self._family[rid] = (*self._family.get(rid, ()), tid)
+        if term.isalpha():
+            if len(term) <= _SHORT_WORD:
+                self._by_length.setdefault(len(term), []).append(term)
+            else:
+                self._by_affix.setdefault((term[:2], len(term)), []).append(term)
+                self._by_affix.setdefault((term[-2:], -len(term)), []).append(term)
+            self._by_prefix.setdefault(term[:4], []).append(tid)
+        return tid
+
+    def _apply(self, analysed: list[tuple[Release, _Analysis]]) -> None:
+        # The build's hot path. Kept bitsets are not touched here: _bits_of tops them up from
+        # the arrays when next asked, since each "|=" on a 100,000-bit int copies it.
+        new_live: list[int] = []
+        term_id, df, classes = self._term_id, self._df, self._classes
+        all_slots = self._slots
+        sequence_id = self._sequence_id
+        for release, analysis in analysed:
+            self._remove(release.id)
+            slot = len(self._releases)
+            self._releases.append(release)
+            self._slot_of[release.id] = slot
+            self._sortkey.append((-release.date.toordinal(), release.id))
+            self._dates.append(release.date)
+            bisect.insort(self._by_date, slot, key=self._sortkey.__getitem__)
+            new_live.append(slot)
+            for term, cls in analysis.classes.items():
+                tid = term_id.get(term)
+                if tid is None:
+                    tid = self._intern(term)
+                df[tid] += 1
+                classes[tid] |= 1 << cls
+                key = tid * 16 + cls
+                slots = all_slots.get(key)
+                if slots is None:
+                    slots = all_slots[key] = array("i")
+                slots.append(slot)
+            codes: list[bytes | None] = list(map(sequence_id.get, analysis.sequence))
+            if None in codes:
+                for i, term in enumerate(analysis.sequence):
+                    if codes[i] is None:
+                        codes[i] = sequence_id[term] = _encode_id(self._root_of(term))
+            self._sequences.append(b"".join(codes))
+            for key in self._pair_keys(slot, codes):
+                slots = all_slots.get(key)
+                if slots is None:
+                    slots = all_slots[key] = array("i")
+                slots.append(slot)
+            for key in self._filter_keys(release, analysis):
+                self._post(key, slot)
+                counts = self._counts.get(key[0])
+                if counts is not None:
+                    counts[key[1]] = counts.get(key[1], 0) + 1
+        if new_live:
+            base = new_live[0]
+            self._live |= _bits_from([s - base for s in new_live]) << base
+
+    def _post(self, key: object, slot: int) -> None:
+        """Add a slot to a posting list (its kept bitset, if any, catches up when next read)."""
+        slots = self._slots.get(key)
+        if slots is None:
+            slots = self._slots[key] = array("i")
+        slots.append(slot)
+
+    def _pair_keys(self, slot: int, codes: list[bytes]) -> set[bytes]:
+        """Count a new release's roots and return its pair keys (both roots common).
+
+        A root that just became common gets the pairs of the releases indexed before.
+        """
+        frequent, root_df = self._frequent, self._root_df
+        distinct = set(codes)
+        root_df.update(distinct)  # a Counter: counts in C
+        for code in distinct:
+            if code not in frequent and root_df[code] >= _PAIR_MIN_DF and code != _SEPARATOR:
+                frequent.add(code)
+                self._backfill_pairs(code, slot)
+        return {a + b for a, b in pairwise(codes) if a in frequent and b in frequent}
+
+    def _backfill_pairs(self, code: bytes, skip: int) -> None:
+        """Post the pairs of a newly common root in the releases already indexed."""
+        rid = _decode_id(code)
+        holders: set[int] = set()
+        for tid in self._family.get(rid, ()):
+            classes = self._classes[tid]
+            for cls in range(classes.bit_length()):
+                if classes >> cls & 1:
+                    holders.update(self._slots[tid * 16 + cls])
+        holders.discard(skip)
+        frequent = self._frequent
+        for slot in holders:
+            sequence = self._sequences[slot]
+            keys: set[bytes] = set()
+            at = sequence.find(code)
+            while at >= 0:
+                before, after = sequence[at - 4 : at] if at else b"", sequence[at + 4 : at + 8]
+                if before in frequent:
+                    keys.add(before + code)
+                if after in frequent:
+                    keys.add(code + after)
+                at = sequence.find(code, at + 4)
+            for key in keys:
+                self._post(key, slot)
+
+    @staticmethod
+    def _filter_keys(release: Release, analysis: _Analysis) -> list[tuple[str, object]]:
+        keys: list[tuple[str, object]] = [
+            ("month", release.date.year * 12 + release.date.month - 1),
+            ("kind", analysis.kind),
+        ]
+        if analysis.place:
+            keys.append(("place", analysis.place))
+        keys.extend(("country", country) for country in analysis.countries)
+        return keys
+
+    def _unpost(self, key: object, slot: int) -> None:
+        slots = self._slots.get(key)
+        if slots is None or slot not in slots:
+            return
+        kept = key in self._bits
+        if kept:
+            self._bits_of(key)  # catch up first: afterwards it covers the whole array again
+        slots.remove(slot)
+        if kept:
+            self._bits[key] &= ~(1 << slot)
+            self._covered[key] = len(slots)
+        if not slots:
+            del self._slots[key]
+            self._bits.pop(key, None)
+            self._covered.pop(key, None)
+
+    def _bits_of(self, key: object) -> int:
+        """The bitset of a posting list, kept (and caught up) once the list is long enough.
+
+        Months are always kept, because a date filter ORs many of them.
+        """
+        slots = self._slots.get(key)
+        if not slots:
+            return 0
+        bits = self._bits.get(key)
+        if bits is None:
+            bits = _bits_from(slots)
+            if len(slots) >= _CACHE_BITS_MIN or (isinstance(key, tuple) and key[0] == "month"):
+                self._bits[key] = bits
+                self._covered[key] = len(slots)
+            return bits
+        covered = self._covered[key]
+        if covered < len(slots):
+            bits |= _bits_from(slots[covered:])
+            self._bits[key] = bits
+            self._covered[key] = len(slots)
+        return bits
+
+    def _warm(self) -> None:
+        """Materialize the bitsets of all long posting lists, a few at a time under the lock.
+
+        Run after a bulk load, so that the first searches for common words are as fast as the
+        later ones.
+        """
+        with self._lock:
+            keys = [
+                key
+                for key, slots in self._slots.items()
+                if len(slots) >= _CACHE_BITS_MIN or (isinstance(key, tuple) and key[0] == "month")
+            ]
+        done = 0
+        while done < len(keys):
+            # A few milliseconds of work per lock hold, so searches keep flowing meanwhile.
+            deadline = time.perf_counter() + 0.003
+            with self._lock:
+                while done < len(keys) and time.perf_counter() < deadline:
+                    self._bits_of(keys[done])
+                    done += 1
+            time.sleep(0)
+
+    def _remove(self, release_id: str) -> None:
+        slot = self._slot_of.pop(release_id, None)
+        if slot is None:
+            return
+        release = self._release(slot)
+        analysis = _analyze(release)  # the same analysis as when it was added
+        for term, cls in analysis.classes.items():
+            tid = self._term_id[term]
+            self._df[tid] -= 1
+            self._unpost(tid * 16 + cls, slot)
+            if tid * 16 + cls not in self._slots:
+                self._classes[tid] &= ~(1 << cls)
+        sequence = self._sequences[slot]
+        codes = [sequence[i : i + 4] for i in range(0, len(sequence), 4)]
+        self._root_df.subtract(set(codes))
+        frequent = self._frequent
+        for key in {a + b for a, b in pairwise(codes) if a in frequent and b in frequent}:
+            self._unpost(key, slot)
+        for key in self._filter_keys(release, analysis):
+            self._unpost(key, slot)
+            counts = self._counts.get(key[0])
+            if counts is not None:
+                counts[key[1]] -= 1
+                if not counts[key[1]]:
+                    del counts[key[1]]
+        index = bisect.bisect_left(
+            self._by_date, self._sortkey[slot], key=self._sortkey.__getitem__
+        )
+        assert self._by_date[index] == slot, "date order out of step with the slots"
+        del self._by_date[index]
+        self._live &= ~(1 << slot)
+        self._releases[slot] = None
+        self._sequences[slot] = b""
+
+    # -- internals: query evaluation -----------------------------------------------------------
+
+    def _run(self, parsed: _Query, n: int) -> tuple[list[tuple[int, int]], int]:
+        """The first ``n`` (score, slot) pairs of the ranking and the number of matches."""
+        allowed = self._filter_bits(parsed)
+        matched: dict[str, _TermMatch] = {}
+        for term in parsed.terms():
+            matched[term] = self._match_term(term)
+        terms = list(matched.values())
+        phrases = [
+            [matched.get(stem(w)) or self._match_term(stem(w), for_phrase=True) for w in phrase]
+            for phrase in parsed.phrases
+        ]
+        candidates = allowed
+        for match in terms:
+            candidates &= match.matches
+        candidates = self._apply_phrases(candidates, phrases)
+        if not candidates and len(terms) > 1:
+            # Nothing has every word: fall back to releases with some of them (ranked lower,
+            # since the missing words add nothing to their score).
+            anyword = 0
+            for match in terms:
+                anyword |= match.matches
+            candidates = self._apply_phrases(allowed & anyword, phrases)
+        if not candidates:
+            return [], 0
+        planes = self._score_planes(terms)
+        return self._rank(planes, candidates, n, parsed.before), candidates.bit_count()
+
+    def _score_planes(self, terms: list[_TermMatch]) -> list[int]:
+        """Each release's score as bit planes: sum of idf share * quality * field weight."""
+        live = max(len(self._slot_of), 1)
+        idfs = [math.log(1 + live / max(match.matches.bit_count(), 1)) for match in terms]
+        total_idf = sum(idfs) or 1.0
+        planes: list[int] = []
+        for match, idf in zip(terms, idfs, strict=True):
+            scale = _SCALE * idf / total_idf / 10_000
+            levels: dict[int, int] = {}
+            for weight, bits in match.weighted:
+                level = round(weight * scale)
+                levels[level] = levels.get(level, 0) | bits
+            term_planes: list[int] = []
+            seen = 0
+            # A release scores its best match for the term: hand out levels best first.
+            for level in sorted(levels, reverse=True):
+                own = levels[level] & ~seen
+                seen |= levels[level]
+                for j in range(level.bit_length()):
+                    if level >> j & 1:
+                        while len(term_planes) <= j:
+                            term_planes.append(0)
+                        term_planes[j] |= own
+            _add_planes(planes, term_planes)
+        return planes
+
+    def _rank(
+        self, planes: list[int], candidates: int, n: int, before: date | None
+    ) -> list[tuple[int, int]]:
+        if n <= 0:
+            return []
+        total = candidates.bit_count()
+        if total <= n:
+            above, tied = candidates, 0
+        else:
+            above, tied = _top_split(planes, candidates, n)
+        plane_bytes = [plane.to_bytes((plane.bit_length() + 7) >> 3, "little") for plane in planes]
+
+        def score(slot: int) -> int:
+            return sum(1 << j for j, data in enumerate(plane_bytes) if _has(data, slot))
+
+        ranked = sorted(
+            ((score(slot), slot) for slot in _members(above)),
+            key=lambda pair: (-pair[0], self._sortkey[pair[1]]),
+        )
+        if tied and len(ranked) < n:
+            rest = self._newest(tied, n - len(ranked), before)
+            level = score(rest[0])
+            ranked.extend((level, slot) for slot in rest)
+        return ranked
+
+    def _newest(self, bits: int, count: int, before: date | None = None) -> list[int]:
+        """The ``count`` newest releases of a bitset (ties by id)."""
+        size = bits.bit_count()
+        live = max(len(self._slot_of), 1)
+        # Sorting all members costs ~size; scanning the date order ~count * live / size.
+        if size <= count or size * size * 16 < count * live:
+            return heapq.nsmallest(count, _members(bits), key=self._sortkey.__getitem__)
+        start = 0
+        if before is not None:  # everything newer is filtered out: start the scan below it
+            start = bisect.bisect_left(
+                self._by_date, (1 - before.toordinal(), ""), key=self._sortkey.__getitem__
+            )
+        budget = 8 * count * live // size + 64
+        data = bits.to_bytes((bits.bit_length() + 7) >> 3, "little")
+        out: list[int] = []
+        for slot in self._by_date[start : start + budget]:
+            if _has(data, slot):
+                out.append(slot)
+                if len(out) == count:
+                    return out
+        # The matches cluster in old releases (the scan met too few): sort them all after all.
+        return heapq.nsmallest(count, _members(bits), key=self._sortkey.__getitem__)
+
+    # -- internals: vocabulary lookups ---------------------------------------------------------
+
+    def _variants(self, term: str) -> list[tuple[int, int]]:
+        """Vocabulary terms that match a query term, as (term id, quality %)."""
+        df = self._df
+        tid = self._term_id.get(term)
+        family_root = self._root_id.get(root(term))
+        out: dict[int, int] = {}
+        if tid is not None and df[tid]:
+            out[tid] = _EXACT
+        if family_root is not None:
+            for mate in self._family.get(family_root, ()):
+                if df[mate] and mate not in out:
+                    out[mate] = _FAMILY
+        if out or not term.isalpha() or len(term) < 4:
+            return list(out.items())
+        prefixed = [
+            t
+            for t in self._by_prefix.get(term[:4], ())
+            if df[t] and self._terms[t].startswith(term)
+        ]
+        if prefixed:
+            prefixed.sort(key=lambda t: (-df[t], self._terms[t]))
+            return [(t, _PREFIX) for t in prefixed[:_MAX_PREFIX_TERMS]]
+        for found, quality in self._fuzzy(term):
+            for mate in self._family.get(self._term_root[found], ()):
+                if df[mate]:
+                    mate_quality = quality if mate == found else round(quality * _FAMILY_OF_FUZZY)
+                    out[mate] = max(out.get(mate, 0), mate_quality)
+        return list(out.items())
+
+    def _fuzzy(self, term: str) -> list[tuple[int, int]]:
+        """Terms a typo probably meant, as (term id, quality %): the near-best by similarity.
+
+        Candidates are within 1 edit (2 from 7 letters on); of those, only the ones almost as
+        similar as the best are kept, so "trafiking" means "trafficking", not also "training".
+        """
+        found = self._closest(term, 1 if len(term) <= 6 else 2)
+        if not found:
+            return []
+        similarity = {tid: fuzz.ratio(term, self._terms[tid]) for tid, _ in found}
+        best = max(similarity.values())
+        kept = [tid for tid, _ in found if similarity[tid] >= best - _FUZZY_MARGIN]
+        return [(tid, round(similarity[tid] * _FUZZY_FACTOR)) for tid in kept[:_MAX_FUZZY_TERMS]]
+
+    def _closest(self, term: str, max_distance: int) -> list[tuple[int, int]]:
+        """Live vocabulary terms within an edit distance (transpositions count 1), best first.
+
+        Scans only the buckets that can hold them (see ``_by_affix``): a few hundred terms
+        instead of the whole vocabulary, which is what keeps a typo under a millisecond.
+        """
+        buckets: list[list[str]] = []
+        for length in range(len(term) - max_distance, len(term) + max_distance + 1):
+            if length <= _SHORT_WORD:
+                buckets.append(self._by_length.get(length, []))
+            else:
+                buckets.append(self._by_affix.get((term[:2], length), []))
+                buckets.append(self._by_affix.get((term[-2:], -length), []))
+        found: dict[int, int] = {}
+        for bucket in buckets:
+            if not bucket:
+                continue
+            for choice, distance, _ in process.extract(
+                term, bucket, scorer=OSA.distance, score_cutoff=max_distance, limit=None
+            ):
+                tid = self._term_id[choice]
+                if self._df[tid]:
+                    found[tid] = int(distance)
+        return sorted(
+            found.items(), key=lambda pair: (pair[1], -self._df[pair[0]], self._terms[pair[0]])
+        )
+
+    def _match_term(self, term: str, for_phrase: bool = False) -> _TermMatch:
+        if for_phrase and term in STOPWORDS:
+            rid = self._root_id.get(root(term))
+            return _TermMatch([], 0, {rid} if rid is not None else set(), [])
+        weighted: list[tuple[int, int]] = []
+        keys: list[int] = []
+        matches = 0
+        roots: set[int] = set()
+        for tid, quality in self._variants(term):
+            roots.add(self._term_root[tid])
+            classes = self._classes[tid]
+            for cls in range(classes.bit_length()):
+                if classes >> cls & 1:
+                    keys.append(tid * 16 + cls)
+                    bits = self._bits_of(keys[-1])
+                    weighted.append((quality * _CLASS_WEIGHT[cls], bits))
+                    matches |= bits
+        return _TermMatch(weighted, matches, roots, keys)
+
+    # -- internals: phrases and filters ----------------------------------------------------------
+
+    def _apply_phrases(self, candidates: int, phrases: list[list[_TermMatch]]) -> int:
+        for phrase in phrases:
+            if not candidates or not all(word.roots for word in phrase):
+                return 0
+            words = [word for word in phrase if word.keys]  # stop words have no postings
+            for word in words:
+                candidates &= word.matches
+            found = 0
+            combos = product(*(sorted(word.roots) for word in phrase))
+            for combo in islice(combos, _MAX_PHRASE_PATTERNS):
+                found |= self._phrase_bits([_encode_id(rid) for rid in combo], candidates, words)
+            candidates &= found
+        return candidates
+
+    def _phrase_bits(self, codes: list[bytes], candidates: int, words: list[_TermMatch]) -> int:
+        """The candidates whose title or summary has these roots adjacent, in this order."""
+        pattern = b"".join(codes)
+        pairs = list(pairwise(codes))
+        if all(a in self._frequent and b in self._frequent for a, b in pairs):
+            for a, b in pairs:
+                candidates &= self._bits_of(a + b)
+            if len(codes) == 2 or not candidates:
+                return candidates  # a pair list is exactly the two-word phrase
+            sources: list[Iterable[int]] = [_members(candidates)]
+        else:
+            # Some root is uncommon, so its word's posting lists are short: check those
+            # releases' word sequences (or the candidates themselves, when fewer).
+            rarest = min(words, key=lambda word: word.matches.bit_count(), default=None)
+            if rarest is None or candidates.bit_count() * 4 < rarest.matches.bit_count():
+                sources = [_members(candidates)]
+            else:
+                sources = [self._slots[key] for key in rarest.keys]
+        kept: list[int] = []
+        sequences = self._sequences
+        for slots in sources:
+            has = map(operator.contains, map(sequences.__getitem__, slots), repeat(pattern))
+            kept.extend(compress(slots, has))
+        return candidates & _bits_from(kept)
+
+    def _filter_bits(self, parsed: _Query) -> int:
+        bits = self._live
+        if parsed.since or parsed.before:
+            bits &= self._date_bits(parsed.since, parsed.before)
+        for values, resolve in (
+            (parsed.places, self._place_bits),
+            (parsed.countries, self._country_bits),
+            (parsed.kinds, self._kind_bits),
+        ):
+            if values:
+                union = 0
+                for value in values:
+                    union |= resolve(value)
+                bits &= union
+        return bits
+
+    def _date_bits(self, since: date | None, before: date | None) -> int:
+        low = since or date.min
+        high = before or date.max
+        if low >= high:
+            return 0
+        first = low.year * 12 + low.month - 1
+        last = high.year * 12 + high.month - 1
+        bits = 0
+        for month in self._months:
+            if first < month < last or (month in (first, last) and low.day == 1 and month != last):
+                bits |= self._bits_of(("month", month))
+            elif month in (first, last):
+                slots = self._slots.get(("month", month), ())
+                bits |= _bits_from([s for s in slots if low <= self._dates[s] < high])
+        return bits
+
+    def _place_bits(self, value: str) -> int:
+        bits = 0
+        for place in self._matching_keys(value, self._places):
+            bits |= self._bits_of(("place", place))
+        return bits
+
+    def _kind_bits(self, value: str) -> int:
+        bits = 0
+        for kind in self._kinds:
+            if value in kind:
+                bits |= self._bits_of(("kind", kind))
+        return bits
+
+    def _country_bits(self, value: str) -> int:
+        country = country_of(value)
+        if country is None:
+            names = list(COUNTRY_NAMES)
+            best = process.extractOne(value, names, scorer=fuzz.ratio, score_cutoff=85)
+            country = COUNTRY_NAMES[best[0]] if best else None
+        if country is not None:
+            return self._bits_of(("country", country))
+        # Not a country we know by name: releases that mention the word anywhere.
+        bits = 0
+        for word in value.split():
+            bits |= self._match_term(stem(word)).matches
+        return bits
+
+    @staticmethod
+    def _matching_keys(value: str, keys: Iterable[str]) -> list[str]:
+        keys = list(keys)
+        found = [key for key in keys if value in key]
+        found += [
+            choice
+            for choice, _, _ in process.extract(
+                value, keys, scorer=fuzz.ratio, score_cutoff=80, limit=None
+            )
+            if choice not in found
+        ]
+        return found
+
+    # -- internals: did you mean -----------------------------------------------------------------
+
+    def _suggest(self, text: str, parsed: _Query) -> str | None:
+        """The query with unknown words (and filter values) replaced by close known ones."""
+        fixes: dict[str, str] = {}
+        for word in [*parsed.words, *(w for phrase in parsed.phrases for w in phrase)]:
+            term = stem(word)
+            if word in STOPWORDS or not word.isalpha() or len(word) < 3 or self._variants(term):
+                continue
+            loose = 1 if len(term) <= 4 else 2 if len(term) <= 7 else 3
+            closest = self._closest(term, loose)
+            if closest:
+                fixes[word] = self._terms[closest[0][0]]
+        filter_fixes: dict[str, str] = {}
+        kind_words = sorted({word for kind in self._kinds for word in kind.split()})
+        for key, values, known, resolve in (
+            ("place", parsed.places, list(self._places), self._place_bits),
+            ("kind", parsed.kinds, kind_words, self._kind_bits),
+        ):
+            for value in values:
+                if known and not resolve(value):
+                    best = process.extractOne(value, known, scorer=fuzz.ratio, score_cutoff=60)
+                    if best:
+                        filter_fixes[f"{key}:{value}"] = f"{key}:{best[0]}"
+        if not fixes and not filter_fixes:
+            return None
+        suggestion = self._rewrite(text, fixes, filter_fixes)
+        try:
+            _, total = self._run(_parse_query(suggestion), 0)
+        except QueryError:
+            return None
+        return suggestion if total else None
+
+    @staticmethod
+    def _rewrite(text: str, fixes: dict[str, str], filter_fixes: dict[str, str]) -> str:
+        out: list[str] = []
+        for match in _QUERY_TOKEN.finditer(text):
+            token = match.group(0)
+            key = (match.group("key") or "").lower()
+            if key in _FILTER_KEYS:
+                value = (
+                    match.group("qval") if match.group("qval") is not None else match.group("val")
+                )
+                fixed = filter_fixes.get(f"{key}:{' '.join(fold(value or '').split())}")
+                if fixed:
+                    value = fixed.split(":", 1)[1]
+                    token = f'{key}:"{value}"' if " " in value else f"{key}:{value}"
+            elif match.group("phrase") is not None:
+                words = [fixes.get(w, w) for w in _words_of(match.group("phrase"))]
+                if any(w in fixes for w in _words_of(match.group("phrase"))):
+                    token = '"' + " ".join(words) + '"'
+            else:
+                words = list(_words_of(token))
+                if any(w in fixes for w in words):
+                    token = " ".join(fixes.get(w, w) for w in words)
+            out.append(token)
+        return " ".join(out)
+
+
+def _words_of(text: str) -> Iterator[str]:
+    for word in split_words(text):
+        yield from word.split("-")
