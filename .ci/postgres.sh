@@ -2,7 +2,7 @@
 # Starts a throw-away PostgreSQL server on 127.0.0.1 for the store tests and prints its URL.
 # Best effort: prints nothing (and the PostgreSQL tests skip) when no server can be had.
 set -u
-port=54329
+port=$(python3 -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$bin" ] && command -v apt-get >/dev/null; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } \
