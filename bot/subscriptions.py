@@ -6,6 +6,7 @@ Handlers call these and only word the replies; nothing here knows Telegram.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -14,6 +15,9 @@ from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Store
 from bot.topics import Topic, TopicMatcher
+
+#: How long a /subscribe or /topics reply may spend counting matches.
+COUNT_BUDGET_SECONDS = 2.0
 
 
 class AddStatus(Enum):
@@ -50,18 +54,40 @@ def all_releases(index: SearchIndex) -> Sequence[Release]:
     return index.latest(len(index))
 
 
+@dataclass(frozen=True)
+class MatchCounts:
+    """How many of the newest ``examined`` releases each topic matches."""
+
+    counts: list[int]
+    examined: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.examined == self.total
+
+
 async def count_matches(matcher: TopicMatcher, topics: Sequence[Topic],
-                        releases: Sequence[Release]) -> list[int]:
-    """How many releases each topic matches, in a worker thread (CPU work over every release)."""
-    return await asyncio.to_thread(_count_many, matcher, topics, releases)
+                        releases: Sequence[Release],
+                        budget_seconds: float = COUNT_BUDGET_SECONDS) -> MatchCounts:
+    """How many releases each topic matches, newest first, in a worker thread.
+
+    Tokenising a release costs ~0.2 ms, so 100,000 of them would keep a user waiting for
+    half a minute; past ``budget_seconds`` the count stops and says how far it got.
+    """
+    return await asyncio.to_thread(_count_many, matcher, topics, releases, budget_seconds)
 
 
-def _count_many(matcher: TopicMatcher, topics: Sequence[Topic],
-                releases: Sequence[Release]) -> list[int]:
+def _count_many(matcher: TopicMatcher, topics: Sequence[Topic], releases: Sequence[Release],
+                budget_seconds: float) -> MatchCounts:
     counts = [0] * len(topics)
-    for release in releases:
+    deadline = time.monotonic() + budget_seconds
+    examined = 0
+    for examined, release in enumerate(releases, 1):
         prepared = matcher.prepare(release)  # tokenise each release once for all topics
         for i, topic in enumerate(topics):
             if matcher.matches(topic, prepared):
                 counts[i] += 1
-    return counts
+        if examined % 256 == 0 and time.monotonic() > deadline:
+            break
+    return MatchCounts(counts, examined, len(releases))

@@ -120,10 +120,10 @@ async def topics(update: Update, context: Context) -> None:
         await reply(update, "No suggested topics are configured. Any words work: "
                             "<code>/subscribe child labour</code>")
         return
-    counts = await rules.count_matches(svc.topics, [t for _, t in parsed],
-                                       rules.all_releases(svc.index))
-    lines = ["🏷 <b>Suggested topics</b> (releases matching each so far)"]
-    for (name, _), n in zip(parsed, counts, strict=True):
+    found = await rules.count_matches(svc.topics, [t for _, t in parsed],
+                                      rules.all_releases(svc.index))
+    lines = [f"🏷 <b>Suggested topics</b> (how many of {_scope(found)} match each)"]
+    for (name, _), n in zip(parsed, found.counts, strict=True):
         lines.append(f"• <code>/subscribe {escape(name)}</code> — {n}")
     lines.append("Any words work too; exclude with a minus: "
                  "<code>/subscribe trafficking -football</code>")
@@ -175,15 +175,22 @@ async def _add(svc: Services, target: Target, topic: Topic) -> str:
                 f"is {limit}. Remove one first: /subscriptions")
     if not topic.key:
         return f"✅ Subscribed {where} to every new release."
-    releases = rules.all_releases(svc.index)
-    [matched] = await rules.count_matches(svc.topics, [topic], releases)
+    found = await rules.count_matches(svc.topics, [topic], rules.all_releases(svc.index))
+    [matched] = found.counts
+    scope = _scope(found)
     if matched == 0:
-        return (f"⚠️ Subscribed {where} to {label}, but it matches none of the "
-                f"{len(releases)} releases so far — check the spelling, or see /topics. "
+        return (f"⚠️ Subscribed {where} to {label}, but it matches none of {scope} — check "
+                f"the spelling, or see /topics. "
                 f"Undo: <code>/unsubscribe {_remote_prefix(target)}{escape(topic.key)}</code>")
-    noun = "release" if len(releases) == 1 else "releases"
-    return (f"✅ Subscribed {where} to {label}. It matches {matched} of the {len(releases)} "
-            f"{noun} so far; new ones will be sent {'there' if target.remote else 'here'}.")
+    return (f"✅ Subscribed {where} to {label}. It matches {matched} of {scope}; "
+            f"new ones will be sent {'there' if target.remote else 'here'}.")
+
+
+def _scope(found: rules.MatchCounts) -> str:
+    """Which releases a count covers: all of them, or the newest ones it had time for."""
+    if found.complete:
+        return "the 1 release so far" if found.total == 1 else f"the {found.total} releases so far"
+    return f"the newest {found.examined:,} of {found.total:,} releases"
 
 
 async def _remove(svc: Services, target: Target, topic: Topic | None) -> str:
