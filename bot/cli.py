@@ -118,7 +118,7 @@ async def _run(settings: Settings) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, level=logging.WARNING)  # the summary lines say it all
     batches = []
     for raw in args.paths:  # parse everything first: a bad file must leave the store untouched
         path = Path(raw)
@@ -149,7 +149,7 @@ async def _import(settings: Settings, batches: list[tuple[Path, list]], *, alert
 
 def cmd_search(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, level=logging.WARNING)
     return asyncio.run(_search(settings, " ".join(args.query), args.limit, args.json))
 
 
@@ -193,7 +193,7 @@ async def _index_for(settings: Settings) -> SearchIndex:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    configure_logging(args.verbose, quiet=not args.verbose)
+    configure_logging(args.verbose, level=logging.ERROR)
     return asyncio.run(run_demo(interactive=args.interactive))
 
 

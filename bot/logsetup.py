@@ -30,13 +30,16 @@ class RedactSecrets(logging.Filter):
 
 
 def configure_logging(verbose: bool = False, *, secrets: Iterable[str] = (),
-                      quiet: bool = False) -> None:
-    """Set up the root logger once; httpx request lines (which carry URLs) stay hidden."""
+                      level: int = logging.INFO) -> None:
+    """Set up the root logger; httpx request lines (which carry URLs) stay hidden.
+
+    ``level`` applies unless ``verbose`` asks for everything.
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else level)
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "telegram.ext.ExtBot"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
