@@ -322,3 +322,16 @@ async def test_second_process_on_same_store_refuses_to_start(alerts_bot: BotHarn
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     assert "already delivering from this database" in err.decode()
+
+
+async def test_two_pollers_with_one_token_are_reported(emulator: Emulator, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    first = make_settings(tmp_path / "a", emulator.base_url)
+    second = make_settings(tmp_path / "b", emulator.base_url)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with running(build_application(first)), running(build_application(second)):
+        await emulator.wait_for(lambda: any(r.status == 409 for r in emulator.requests),
+                                timeout=15)
+        await asyncio.sleep(0.5)
+    assert "another process is polling with this bot token" in caplog.text
