@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.releases import Release
@@ -419,16 +420,13 @@ class Store:
 
     async def add_subscription(self, chat_id: int, thread_id: int, topic: str) -> bool:
         """Subscribe; False when that exact subscription already exists."""
-        async with self._tx() as conn:
-            exists = (await conn.execute(sa.select(subscriptions_table.c.id).where(
-                subscriptions_table.c.chat_id == chat_id,
-                subscriptions_table.c.thread_id == thread_id,
-                subscriptions_table.c.topic == topic))).first()
-            if exists:
-                return False
-            await conn.execute(subscriptions_table.insert().values(
-                chat_id=chat_id, thread_id=thread_id, topic=topic, created_at=time.time()))
+        try:
+            async with self._tx() as conn:
+                await conn.execute(subscriptions_table.insert().values(
+                    chat_id=chat_id, thread_id=thread_id, topic=topic, created_at=time.time()))
             return True
+        except IntegrityError:  # the unique constraint: a duplicate, however concurrent
+            return False
 
     async def count_subscriptions(self, chat_id: int) -> int:
         async with self.engine.connect() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -183,3 +184,9 @@ async def test_stats(store: Store) -> None:
     stats = await store.stats()
     assert stats["chats"] == {"private": 1, "group": 1}
     assert stats["subscriptions"] == {"private": 1, "group": 2}
+
+
+async def test_concurrent_duplicate_subscriptions_make_one(store: Store) -> None:
+    results = await asyncio.gather(*(store.add_subscription(3, 0, "osh") for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    assert len(await store.subscriptions(3)) == 1
