@@ -29,38 +29,39 @@ def format_date(release: Release) -> str:
     return f"{release.date.day} {release.date:%B %Y}"
 
 
+#: Titles and places are short in real data; these caps only stop absurd ones crowding out the rest.
+TITLE_CHARS, PLACE_CHARS = 300, 100
+
+
 def release_html(release: Release, *, summary_chars: int | None = None,
                  matched: Sequence[str] = ()) -> str:
     """One release: bold title (a link with a url), "date · place · kind", the summary.
 
-    ``matched`` names the subscription topics that brought it (for alerts).
+    ``matched`` names the subscription topics that brought it (for alerts). The summary is
+    cut (at a word, with an ellipsis) to ``summary_chars`` and to whatever keeps the whole
+    message within Telegram's limit.
     """
-    title = f"<b>{escape(release.title)}</b>"
+    title = f"<b>{escape(_cut(release.title, TITLE_CHARS))}</b>"
     if release.url:
         title = f'<a href="{escape(release.url, quote=True)}">{title}</a>'
-    meta = " · ".join(escape(p) for p in (format_date(release), release.place, release.kind) if p)
-    parts = [title, meta]
-    if release.summary:
-        parts.append(escape(_cut(release.summary, summary_chars)))
+    place = release.place and _cut(release.place, PLACE_CHARS)
+    meta = " · ".join(escape(p) for p in (format_date(release), place, release.kind) if p)
+    head = f"{title}\n{meta}"
+    tail = ""
     if matched:
-        labels = ", ".join(escape(t) if t else "all new releases" for t in matched)
-        parts.append(f"<i>Alert: {labels}</i>")
-    return _fit("\n".join(parts), release, summary_chars, matched)
-
-
-def _fit(text: str, release: Release, summary_chars: int | None,
-         matched: Sequence[str]) -> str:
-    """Shrink the summary until the message fits Telegram's limit."""
-    if telegram_length(text) <= MAX_MESSAGE:
-        return text
-    budget = min(summary_chars or len(release.summary), len(release.summary))
-    while telegram_length(text) > MAX_MESSAGE and budget > 0:
-        budget = max(0, budget - max(50, telegram_length(text) - MAX_MESSAGE))
-        shorter = Release(release.id, release.kind, _cut(release.title, 300), release.date,
-                          release.place and _cut(release.place, 100), release.summary,
-                          release.url, release.topics)
-        text = release_html(shorter, summary_chars=budget or 1, matched=matched[:20])
-    return text
+        labels = ", ".join(escape(_cut(t, 100)) if t else "all new releases"
+                           for t in matched[:20])
+        tail = f"\n<i>Alert: {labels}</i>"
+    if not release.summary:
+        return head + tail
+    room = MAX_MESSAGE - telegram_length(head) - telegram_length(tail) - 1
+    limit = min(summary_chars or len(release.summary), len(release.summary))
+    summary = escape(_cut(release.summary, limit))
+    while telegram_length(summary) > room and limit > 1:
+        # Escaping lengthens text (& -> &amp;) unevenly: shrink in proportion, measure again.
+        limit = max(1, min(limit - 1, limit * room // telegram_length(summary)))
+        summary = escape(_cut(release.summary, limit))
+    return f"{head}\n{summary}{tail}"
 
 
 def _cut(text: str, limit: int | None) -> str:
