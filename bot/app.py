@@ -6,6 +6,7 @@ end-to-end tests, so what the tests drive is exactly what users run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, TelegramError
+from telegram.error import Conflict, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -45,6 +46,9 @@ ALLOWED_UPDATES: list[str] = [
     Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY,
     Update.INLINE_QUERY, Update.MY_CHAT_MEMBER,
 ]
+
+#: Tries of getMe at start-up before giving up (waits 1, 2, 4, 8 s in between).
+STARTUP_ATTEMPTS = 5
 
 #: Commands are answered in new messages and channel posts, not when a message is edited.
 COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
@@ -132,7 +136,8 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
     deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
     try:
         await deliverer.acquire_lock()
-        async with app:  # initialize: getMe (401 -> InvalidToken)
+        await _initialize(app)
+        async with app:  # already initialized: this only arranges the shutdown
             await poller.poll_all()
             await _register_commands(app)
             jobs = app.job_queue
@@ -156,6 +161,23 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
         await deliverer.release_lock()
         await poller.close()
         await svc.store.close()
+
+
+async def _initialize(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """getMe and friends; a Bot API that is briefly down (5xx, timeouts) is retried.
+
+    A refused token (401, :class:`InvalidToken`) is final and raised at once.
+    """
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        try:
+            await app.initialize()
+            return
+        except NetworkError as exc:
+            if attempt == STARTUP_ATTEMPTS:
+                raise
+            delay = 2.0 ** (attempt - 1)
+            log.warning("the Bot API did not answer getMe (%s); retrying in %.0f s", exc, delay)
+            await asyncio.sleep(delay)
 
 
 async def _register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -177,3 +177,21 @@ async def test_unknown_command(newsbot: BotHarness) -> None:
     emu.send_message(group, "just chatting", from_user=newsbot.user)
     await asyncio.sleep(0.5)
     assert emu.sent(group["id"]) == []  # a group's other commands and chatter are not ours
+
+
+async def test_startup_rides_out_a_flaky_bot_api(emulator, settings) -> None:
+    emulator.faults.add("getMe", error=502, times=2)
+    async with running(build_application(settings)):
+        user = emulator.add_user("Flaky")
+        emulator.send_message(emulator.private_chat(user), "/latest 1", from_user=user)
+        [answer] = await emulator.wait_for_messages(user["id"], 1)
+    assert "Latest release" in answer["text"]
+
+
+async def test_more_still_pages_when_the_press_is_too_old_to_answer(newsbot: BotHarness) -> None:
+    [first] = await newsbot.ask("/search safety and health")
+    newsbot.emu.faults.add("answerCallbackQuery", error=400, description=(
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"))
+    [second] = await newsbot.press(first, first["reply_markup"]["inline_keyboard"][0][0][
+        "callback_data"])
+    assert "6–" in second["text"]

@@ -8,7 +8,7 @@ from html import escape
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.handlers.common import Context, command_argument, reply
+from bot.handlers.common import Context, answer_button, command_argument, reply
 from bot.render import more_button, quote, release_list_html
 from bot.search import QueryError
 from bot.services import services
@@ -66,9 +66,10 @@ async def more(update: Update, context: Context) -> None:
     key, _, offset_text = callback.data.removeprefix(MORE_PREFIX).partition(":")
     query = await services(context).store.saved_query(key)
     if query is None or not offset_text.isdigit():
-        await callback.answer("This search has expired — send /search again.", show_alert=True)
+        await answer_button(callback, "This search has expired — send /search again.",
+                            show_alert=True)
         return
-    await callback.answer()
+    await answer_button(callback)
     # The old message may be too old to edit; the new page goes out all the same.
     with contextlib.suppress(TelegramError):
         await callback.edit_message_reply_markup(None)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import Message, Update
+import logging
+
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
+
+log = logging.getLogger(__name__)
 
 
 def command_argument(message: Message | None) -> str:
@@ -26,6 +31,16 @@ async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
         text, parse_mode=ParseMode.HTML, do_quote=False,
         disable_web_page_preview=True, **kwargs,  # type: ignore[arg-type]
     )
+
+
+async def answer_button(callback: CallbackQuery, text: str | None = None,
+                        show_alert: bool = False) -> None:
+    """Acknowledge a button press. Telegram refuses answers to presses older than a few
+    seconds; that must not stop the work the press asked for, so a refusal is only logged."""
+    try:
+        await callback.answer(text, show_alert=show_alert)
+    except TelegramError as exc:
+        log.info("could not answer a button press: %s", exc)
 
 
 Context = ContextTypes.DEFAULT_TYPE

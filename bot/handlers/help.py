@@ -6,7 +6,7 @@ from html import escape
 
 from telegram import BotCommand, Update
 
-from bot.handlers.common import Context, reply
+from bot.handlers.common import Context, answer_button, reply
 
 #: The command list shown by Telegram clients (registered with setMyCommands at start-up).
 COMMANDS: tuple[BotCommand, ...] = (
@@ -55,7 +55,8 @@ async def unknown_command(update: Update, context: Context) -> None:
 async def stale_button(update: Update, context: Context) -> None:
     """A button from an older version of the bot, or whose data Telegram mangled."""
     if update.callback_query is not None:
-        await update.callback_query.answer("This button no longer works. Send the command again.")
+        await answer_button(update.callback_query,
+                            "This button no longer works. Send the command again.")
 
 
 async def help_command(update: Update, context: Context) -> None:

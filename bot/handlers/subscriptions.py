@@ -15,7 +15,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot import subscriptions as rules
-from bot.handlers.common import Context, command_argument, reply
+from bot.handlers.common import Context, answer_button, command_argument, reply
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
@@ -139,20 +139,21 @@ async def remove_button(update: Update, context: Context) -> None:
     id_text = callback.data.removeprefix(REMOVE_PREFIX)
     sub = await svc.store.get_subscription(int(id_text)) if id_text.isdigit() else None
     if sub is None:
-        await callback.answer("That subscription was already removed.")
+        await answer_button(callback, "That subscription was already removed.")
         await _drop_button(callback.message, callback.data)
         return
     try:
         allowed = await may_manage(context.bot, sub.chat_id, callback.from_user.id)
     except Refusal as exc:
-        await callback.answer(str(exc), show_alert=True)
+        await answer_button(callback, str(exc), show_alert=True)
         return
     if not allowed:
-        await callback.answer("Only the chat's administrators can remove its subscriptions.",
-                              show_alert=True)
+        await answer_button(callback,
+                            "Only the chat's administrators can remove its subscriptions.",
+                            show_alert=True)
         return
     await svc.store.remove_subscription_by_id(sub.chat_id, sub.id)
-    await callback.answer(f"Removed: {topic_label(sub.topic, _BUTTON_CHARS)}")
+    await answer_button(callback, f"Removed: {topic_label(sub.topic, _BUTTON_CHARS)}")
     await _redraw(callback.message, svc, sub.chat_id)
 
 
