@@ -33,7 +33,7 @@ class Ingestor:
         self._parsed: dict[str, Topic | None] = {}
         #: Set whenever new outbox rows were written, so delivery can start at once.
         self.deliveries_added = asyncio.Event()
-        self._seen_until = 0.0
+        self._seen_revision = 0
 
     async def ingest(self, releases: Sequence[Release], source: str | None, *, notify: bool,
                      progress: Callable[[int], None] | None = None) -> UpsertResult:
@@ -55,7 +55,8 @@ class Ingestor:
 
     async def refresh_index(self) -> int:
         """Add releases another process (``newsbot import``) wrote since the last look."""
-        releases, self._seen_until = await self.store.releases_updated_after(self._seen_until)
+        releases, self._seen_revision = await self.store.releases_updated_after(
+            self._seen_revision)
         if len(releases) > _THREAD_THRESHOLD:
             await asyncio.to_thread(self.index.add_many, releases)
         elif releases:

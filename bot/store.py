@@ -48,6 +48,13 @@ releases_table = sa.Table(
     sa.Column("source", sa.Text),
     sa.Column("added_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # Which write stored this version of the row; increases in commit order (see _bump).
+    sa.Column("revision", sa.BigInteger, nullable=False, index=True),
+)
+counters_table = sa.Table(
+    "counters", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )
 sources_table = sa.Table(
     "sources", metadata,
@@ -115,6 +122,7 @@ PENDING, SENT, FAILED, ENDED = "pending", "sent", "failed", "ended"
 
 async def _migrate_to_1(conn: AsyncConnection) -> None:
     await conn.run_sync(metadata.create_all)
+    await conn.execute(counters_table.insert().values(name="releases", value=0))
 
 
 #: version -> step that brings a database at version-1 to version. Append, never edit.
@@ -302,6 +310,7 @@ class Store:
         unchanged = 0
         deliveries: list[Delivery] = []
         async with self._tx() as conn:
+            revision = await self._bump(conn, "releases")
             for start in range(0, len(batch), _CHUNK):
                 chunk = batch[start:start + _CHUNK]
                 existing = {
@@ -314,7 +323,7 @@ class Store:
                     old = existing.get(release.id)
                     if old is None:
                         new.append(release)
-                        inserts.append(_release_row(release, source, now))
+                        inserts.append(_release_row(release, source, now, revision))
                         existing[release.id] = release
                     elif old != release:
                         updated.append(release)
@@ -324,7 +333,7 @@ class Store:
                 if inserts:
                     await conn.execute(releases_table.insert(), inserts)
                 for release in changes:
-                    row = _release_row(release, source, now)
+                    row = _release_row(release, source, now, revision)
                     del row["added_at"], row["id"]
                     await conn.execute(releases_table.update()
                                        .where(releases_table.c.id == release.id).values(**row))
@@ -361,16 +370,27 @@ class Store:
                 .limit(limit).offset(offset))).mappings()
             return [_release_from_row(r) for r in rows]
 
-    async def releases_updated_after(self, after: float) -> tuple[list[Release], float]:
-        """Releases written after ``after`` (by any process), and the newest write time seen.
+    async def releases_updated_after(self, revision: int) -> tuple[list[Release], int]:
+        """Releases written after ``revision`` (by any process), and the newest revision.
 
         A running bot uses this to pick up releases that ``newsbot import`` stored.
+        Revisions follow commit order, so a long import that commits late is not skipped.
         """
         async with self.engine.connect() as conn:
-            query = sa.select(releases_table).where(releases_table.c.updated_at > after)
+            query = sa.select(releases_table).where(releases_table.c.revision > revision)
             rows = (await conn.execute(query)).mappings().all()
-        newest = max((r["updated_at"] for r in rows), default=after)
+        newest = max((r["revision"] for r in rows), default=revision)
         return [_release_from_row(r) for r in rows], newest
+
+    @staticmethod
+    async def _bump(conn: AsyncConnection, name: str) -> int:
+        """The next value of a counter. Its row update is the transaction's first write, so
+        it takes the write lock (SQLite) or the row lock (PostgreSQL) at once: concurrent
+        writers queue here, and values increase in the order their transactions commit."""
+        await conn.execute(counters_table.update().where(counters_table.c.name == name)
+                           .values(value=counters_table.c.value + 1))
+        return int((await conn.execute(sa.select(counters_table.c.value)
+                                       .where(counters_table.c.name == name))).scalar_one())
 
     async def count_releases(self) -> int:
         async with self.engine.connect() as conn:
@@ -666,12 +686,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _release_row(release: Release, source: str | None, now: float) -> dict[str, Any]:
+def _release_row(release: Release, source: str | None, now: float,
+                 revision: int) -> dict[str, Any]:
     return {
         "id": release.id, "kind": release.kind, "title": release.title, "date": release.date,
         "place": release.place, "summary": release.summary, "url": release.url,
         "topics": json.dumps(list(release.topics), ensure_ascii=False),
-        "source": source, "added_at": now, "updated_at": now,
+        "source": source, "added_at": now, "updated_at": now, "revision": revision,
     }
 
 

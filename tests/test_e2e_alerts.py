@@ -335,3 +335,24 @@ async def test_two_pollers_with_one_token_are_reported(emulator: Emulator, tmp_p
                                 timeout=15)
         await asyncio.sleep(0.5)
     assert "another process is polling with this bot token" in caplog.text
+
+
+async def test_newsbot_import_while_running_alerts_and_is_searchable(
+        alerts_bot: BotHarness, tmp_path: Path) -> None:
+    emu, user = alerts_bot.emu, alerts_bot.user
+    await alerts_bot.ask("/subscribe coal")
+    config = tmp_path / "import.toml"
+    config.write_text(f'[storage]\ndatabase = "{alerts_bot.settings.storage.database}"\n'
+                      f'[sources]\nfiles = []\n[search]\ntopics_file = "{DATA / "topics.toml"}"\n')
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(json.dumps(NEW_MINING) + "\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "import", str(extra), "--config", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=str(ROOT))
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "1 new, 0 updated, 0 unchanged; 1 alerts queued" in out.decode()
+    [alert] = (await emu.wait_for_messages(user["id"], 2))[1:]
+    assert NEW_MINING["title"] in alert["text"]
+    [answer] = await alerts_bot.ask("/search coal mine safety week")
+    assert NEW_MINING["title"] in answer["text"]

@@ -190,3 +190,13 @@ async def test_concurrent_duplicate_subscriptions_make_one(store: Store) -> None
     results = await asyncio.gather(*(store.add_subscription(3, 0, "osh") for _ in range(5)))
     assert sorted(results) == [False, False, False, False, True]
     assert len(await store.subscriptions(3)) == 1
+
+
+async def test_revisions_follow_commit_order_so_late_imports_are_seen(store: Store) -> None:
+    await store.upsert_releases([release(1)])
+    seen, rev = await store.releases_updated_after(0)
+    assert [r.id for r in seen] == ["r1"]
+    assert await store.releases_updated_after(rev) == ([], rev)
+    await store.upsert_releases([release(2), release(1, summary="changed")])
+    seen, rev2 = await store.releases_updated_after(rev)
+    assert sorted(r.id for r in seen) == ["r1", "r2"] and rev2 > rev
