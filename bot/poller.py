@@ -40,6 +40,9 @@ class SourcePoller:
         self._client: httpx.AsyncClient | None = None
         self._user_agent = user_agent
         self._lock = asyncio.Lock()
+        #: path -> ((mtime_ns, size), sha256) of the last read, so an unchanged file is not
+        #: read and hashed again on every poll.
+        self._file_stats: dict[Path, tuple[tuple[int, int], str]] = {}
 
     async def poll_all(self) -> None:
         """Poll every source once; never raises for a single source's failure."""
@@ -54,11 +57,17 @@ class SourcePoller:
         state = await self.store.source_state(name) or SourceState(name)
         now = time.time()
         try:
-            content = await asyncio.to_thread(path.read_bytes)
+            stat = path.stat()
+            seen = self._file_stats.get(path)
+            if seen and seen[0] == (stat.st_mtime_ns, stat.st_size):
+                fingerprint = seen[1]  # untouched since the last poll: skip reading it
+            else:
+                content = await asyncio.to_thread(path.read_bytes)
+                fingerprint = hashlib.sha256(content).hexdigest()
+                self._file_stats[path] = ((stat.st_mtime_ns, stat.st_size), fingerprint)
         except OSError as exc:
             await self._failed(state, now, f"cannot read {path}: {exc.strerror or exc}")
             return
-        fingerprint = hashlib.sha256(content).hexdigest()
         if fingerprint == state.fingerprint and state.last_error is None:
             await self.store.save_source_state(replace(state, last_poll_at=now))
             return
