@@ -13,10 +13,11 @@ as long as two unrelated words do not land on the same stem.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA, Indel
+
+from bot.textnorm import fold
 
 #: Words ignored inside multi-word topics and release text. Kept short on purpose: every word
 #: here is one a user can never subscribe to.
@@ -25,10 +26,6 @@ STOPWORDS = frozenset({
     "as", "is", "are", "be", "it", "its",
 })
 
-# Letters NFKD leaves alone but a user on a plain keyboard types differently.
-_FOLD = str.maketrans({
-    "đ": "d", "ð": "d", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "ı": "i", "þ": "th",
-})
 _APOSTROPHES = "'’‘`´ʼ"
 # "Mongolia's" and "Children’s" name the same thing as "Mongolia" and "Children".
 _POSSESSIVE = re.compile(rf"(?<=[^\W_])[{_APOSTROPHES}]s\b")
@@ -43,12 +40,6 @@ _INVARIANT = frozenset({"news", "series", "species", "means", "always", "perhaps
 # US and UK spellings of the same stem, applied last so inflected forms meet as well.
 _SPELLING = {"labor": "labour", "program": "programm", "organiz": "organis",
              "organization": "organisation"}
-
-
-def fold(text: str) -> str:
-    """Case-fold and strip accents: ``"Genève"`` -> ``"geneve"``, ``"Việt"`` -> ``"viet"``."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold()).translate(_FOLD)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def words(text: str) -> list[str]:
