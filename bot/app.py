@@ -109,12 +109,17 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_error_handler(on_error)
 
 
-async def open_services(settings: Settings) -> Services:
-    """Open the store and build the search index from what it holds."""
+async def open_services(settings: Settings, *, load_index: bool = True) -> Services:
+    """Open the store and build the search index from what it holds.
+
+    Without ``load_index`` the index starts empty (for ``newsbot import``, which only writes).
+    """
     store = await Store.open(settings.storage.database)
     topics = (TopicMatcher.from_file(settings.topics_file) if settings.topics_file.is_file()
               else TopicMatcher.default())
     ingestor = Ingestor(store, SearchIndex(), topics)
+    if not load_index:
+        return Services(settings, store, ingestor.index, topics, ingestor)
     await ingestor.load_index()
     # The index is millions of long-lived objects; without this, every full collection
     # walks them all again (pauses of 60-260 ms at 100,000 releases).
@@ -145,16 +150,19 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
             jobs.run_repeating(_poll_job, interval=settings.sources.poll_seconds,
                                first=settings.sources.poll_seconds, data=poller,
                                name="poll-sources", job_kwargs={"max_instances": 1})
-            await app.start()
-            deliverer.start()
             assert app.updater is not None
-            await app.updater.start_polling(
-                poll_interval=poll_interval, timeout=settings.telegram.poll_timeout,
-                allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error)
+            await app.start()
             try:
+                deliverer.start()
+                await app.updater.start_polling(
+                    poll_interval=poll_interval, timeout=settings.telegram.poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error,
+                    bootstrap_retries=STARTUP_ATTEMPTS)
                 yield svc
             finally:
-                await app.updater.stop()
+                # Also reached when polling never started: stop exactly what did start.
+                if app.updater.running:
+                    await app.updater.stop()
                 await deliverer.stop()
                 await app.stop()
     finally:

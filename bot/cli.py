@@ -131,7 +131,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 async def _import(settings: Settings, batches: list[tuple[Path, list]], *, alerts: bool) -> int:
     from bot.app import open_services
 
-    svc = await open_services(settings)
+    svc = await open_services(settings, load_index=False)  # it only writes
     try:
         for path, releases in batches:
             with ProgressBar(len(releases), label=path.name) as bar:
@@ -176,17 +176,21 @@ async def _search(settings: Settings, query: str, limit: int, as_json: bool) -> 
 
 
 async def _index_for(settings: Settings) -> SearchIndex:
-    """The index the bot would search: the store's releases plus the configured files."""
+    """The index the bot would search: the store's releases plus the configured files.
+
+    The files are read, not stored: a search changes nothing (the bot's poller stores them).
+    """
     from bot.app import open_services
-    from bot.poller import SourcePoller
 
     svc = await open_services(settings)
-    try:
-        poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
-        for path in settings.sources.files:
-            await poller.poll_file(path)
-    finally:
-        await svc.store.close()
+    await svc.store.close()
+    for path in settings.sources.files:
+        try:
+            svc.index.add_many(load_file(path))
+        except SourceError as exc:
+            log.warning("skipping a configured source: %s", exc)
+        except OSError as exc:
+            log.warning("skipping a configured source: %s: %s", path, exc.strerror or exc)
     return svc.index
 
 

@@ -55,8 +55,11 @@ class Ingestor:
 
     async def refresh_index(self) -> int:
         """Add releases another process (``newsbot import``) wrote since the last look."""
-        releases, self._seen_revision = await self.store.releases_updated_after(
+        stored, self._seen_revision = await self.store.releases_updated_after(
             self._seen_revision)
+        # What this process ingested itself is in the index already; re-adding would cost
+        # time and leave dead slots behind.
+        releases = [r for r in stored if self.index.get(r.id) != r]
         if len(releases) > _THREAD_THRESHOLD:
             await asyncio.to_thread(self.index.add_many, releases)
         elif releases:

@@ -9,11 +9,14 @@ not flood subscribers; after that every new release is pushed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -48,9 +51,20 @@ class SourcePoller:
         """Poll every source once; never raises for a single source's failure."""
         async with self._lock:  # a slow poll must not overlap the next one
             for path in self.settings.files:
-                await self.poll_file(path)
+                await self._isolated(file_source_name(path), self.poll_file(path))
             for url in self.settings.feeds:
-                await self.poll_feed(url)
+                await self._isolated(url, self.poll_feed(url))
+
+    async def _isolated(self, name: str, poll: Coroutine[Any, Any, None]) -> None:
+        """Run one source's poll; whatever goes wrong (a locked database, a bug) is recorded
+        against that source and the others go on."""
+        try:
+            await poll
+        except Exception as exc:
+            log.exception("polling %s failed", name)
+            with contextlib.suppress(Exception):  # the store itself may be what failed
+                state = await self.store.source_state(name) or SourceState(name)
+                await self._failed(state, time.time(), f"{type(exc).__name__}: {exc}")
 
     async def poll_file(self, path: Path) -> None:
         name = file_source_name(path)

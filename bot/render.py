@@ -7,7 +7,7 @@ which counts the text after entity parsing, in UTF-16 code units).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -17,6 +17,8 @@ from bot.releases import Release
 MAX_MESSAGE = 4096
 #: A summary in a list of results is cut here so five of them fit one message comfortably.
 LIST_SUMMARY_CHARS = 500
+#: Ever shorter summaries (0: none) tried before a long list drops releases to fit.
+_LIST_SUMMARY_STEPS = (LIST_SUMMARY_CHARS, 250, 120, 60, 0)
 ELLIPSIS = "…"
 
 
@@ -52,7 +54,7 @@ def release_html(release: Release, *, summary_chars: int | None = None,
         labels = ", ".join(escape(_cut(t, 100)) if t else "all new releases"
                            for t in matched[:20])
         tail = f"\n<i>Alert: {labels}</i>"
-    if not release.summary:
+    if not release.summary or summary_chars == 0:
         return head + tail
     room = MAX_MESSAGE - telegram_length(head) - telegram_length(tail) - 1
     limit = min(summary_chars or len(release.summary), len(release.summary))
@@ -71,15 +73,21 @@ def _cut(text: str, limit: int | None) -> str:
     return cut.rstrip(" ,.;:") + ELLIPSIS
 
 
-def release_list_html(releases: Sequence[Release], header: str) -> str:
-    """A header line (already HTML) and several releases, one message, within the limit."""
-    blocks = [header, *(release_html(r, summary_chars=LIST_SUMMARY_CHARS) for r in releases)]
-    text = "\n\n".join(blocks)
-    chars = LIST_SUMMARY_CHARS
-    while telegram_length(text) > MAX_MESSAGE and chars > 40:
-        chars //= 2
-        text = "\n\n".join([header, *(release_html(r, summary_chars=chars) for r in releases)])
-    return text
+def release_list_html(releases: Sequence[Release],
+                      header: Callable[[int], str]) -> tuple[str, int]:
+    """A header line and several releases as one message within the limit.
+
+    Summaries are shortened, then left out, and as a last resort trailing releases are
+    dropped. Returns the message and how many releases it holds; ``header(n)`` (HTML)
+    is asked for the header of ``n`` releases, so it can state the right count.
+    """
+    for count in range(len(releases), 0, -1):
+        for chars in _LIST_SUMMARY_STEPS:
+            blocks = [release_html(r, summary_chars=chars) for r in releases[:count]]
+            text = "\n\n".join([header(count), *blocks])
+            if telegram_length(text) <= MAX_MESSAGE:
+                return text, count
+    return header(0), 0
 
 
 def more_button(callback_data: str, label: str = "More ›") -> InlineKeyboardMarkup:

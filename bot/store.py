@@ -237,10 +237,11 @@ class Store:
             folder = os.path.dirname(url[len("sqlite:///"):])
             if folder:
                 os.makedirs(folder, exist_ok=True)
+        shown = _safe_url(url)
         try:
             engine = create_async_engine(async_url(url))
         except Exception as exc:  # bad driver names, malformed URLs
-            raise StoreError(f"cannot use database {url!r}: {exc}") from None
+            raise StoreError(f"cannot use database {shown}: {exc}") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         store = cls(engine)
@@ -251,7 +252,7 @@ class Store:
             raise
         except Exception as exc:
             await engine.dispose()
-            raise StoreError(f"cannot open database {url!r}: {exc}") from None
+            raise StoreError(f"cannot open database {shown}: {exc}") from None
         return store
 
     async def close(self) -> None:
@@ -408,10 +409,8 @@ class Store:
     async def save_source_state(self, state: SourceState) -> None:
         values = {k: getattr(state, k) for k in SourceState.__dataclass_fields__}
         async with self._tx() as conn:
-            changed = await conn.execute(sources_table.update()
-                                         .where(sources_table.c.name == state.name).values(values))
-            if changed.rowcount == 0:
-                await conn.execute(sources_table.insert().values(values))
+            await _update_or_insert(conn, sources_table, sources_table.c.name == state.name,
+                                    values, {"name": state.name})
 
     async def source_states(self) -> list[SourceState]:
         async with self.engine.connect() as conn:
@@ -427,10 +426,8 @@ class Store:
         values = {"type": type_, "title": title, "username": username, "active": True,
                   "ended_reason": None, "updated_at": time.time()}
         async with self._tx() as conn:
-            changed = await conn.execute(chats_table.update()
-                                         .where(chats_table.c.id == chat_id).values(values))
-            if changed.rowcount == 0:
-                await conn.execute(chats_table.insert().values(id=chat_id, **values))
+            await _update_or_insert(conn, chats_table, chats_table.c.id == chat_id, values,
+                                    {"id": chat_id})
 
     async def get_chat(self, chat_id: int) -> Chat | None:
         async with self.engine.connect() as conn:
@@ -640,9 +637,14 @@ class Store:
             row = (await conn.execute(sa.select(locks_table)
                                       .where(locks_table.c.name == name))).mappings().first()
             if row is None:
-                await conn.execute(locks_table.insert().values(
-                    name=name, owner=owner, expires_at=now + ttl))
-                return None
+                try:
+                    async with conn.begin_nested():
+                        await conn.execute(locks_table.insert().values(
+                            name=name, owner=owner, expires_at=now + ttl))
+                    return None
+                except IntegrityError:  # another process took it at this very moment
+                    return str((await conn.execute(sa.select(locks_table.c.owner).where(
+                        locks_table.c.name == name))).scalar_one())
             if row["owner"] == owner or row["expires_at"] < now or is_stale(row["owner"]):
                 await conn.execute(locks_table.update().where(
                     locks_table.c.name == name, locks_table.c.owner == row["owner"],
@@ -675,6 +677,29 @@ class Store:
                 .group_by(outbox_table.c.status))).all())
         return {"releases": int(releases), "chats": chats, "subscriptions": subs,
                 "outbox": outbox}
+
+
+async def _update_or_insert(conn: AsyncConnection, table: sa.Table, where: Any,
+                            values: dict[str, Any], key: dict[str, Any]) -> None:
+    """Update the row, or insert it; if another writer inserted it meanwhile, update it.
+
+    The insert runs in a savepoint so that losing the race leaves the transaction usable.
+    """
+    if (await conn.execute(table.update().where(where).values(values))).rowcount:
+        return
+    try:
+        async with conn.begin_nested():
+            await conn.execute(table.insert().values({**key, **values}))
+    except IntegrityError:
+        await conn.execute(table.update().where(where).values(values))
+
+
+def _safe_url(url: str) -> str:
+    """The URL for messages: a password in it is masked."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparsable: then there is no password to find either
+        return url
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

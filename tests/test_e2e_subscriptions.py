@@ -392,3 +392,10 @@ def test_stats_html_escapes_and_fits() -> None:
     assert "90 s ago" in text and "3 in a row" in text
     assert "… and " in text and len(text.encode("utf-16-le")) // 2 <= 4096
     assert "Chats: 2 (group 2)" in text and "1 pending · 0 sent · 0 failed" in text
+
+
+async def test_subscribe_all_means_every_release(newsbot) -> None:
+    [answer] = await newsbot.ask("/subscribe all")
+    assert "every new release" in answer["text"]
+    [sub] = await newsbot.services.store.subscriptions(newsbot.chat["id"])
+    assert sub.topic == ""

@@ -41,6 +41,19 @@ def test_huge_release_fits_even_when_escaping_inflates_it() -> None:
 
 def test_list_of_many_long_releases_fits_one_message() -> None:
     releases = [make(id=str(n), summary="word " * 3000) for n in range(20)]
-    html = release_list_html(releases, "<b>Latest</b>")
+    html, shown = release_list_html(releases, lambda n: f"<b>Latest {n}</b>")
     assert telegram_length(html) <= MAX_MESSAGE
-    assert html.count("<b>Coal") == 20
+    assert shown == 20 and html.count("<b>Coal") == 20 and "<b>Latest 20</b>" in html
+
+
+def test_list_drops_trailing_releases_when_even_titles_do_not_fit() -> None:
+    releases = [make(id=str(n), title="Long title " * 30, url="https://example.org/" + "x" * 200)
+                for n in range(20)]
+    html, shown = release_list_html(releases, lambda n: f"<b>Latest {n}</b>")
+    assert telegram_length(html) <= MAX_MESSAGE
+    assert 0 < shown < 20 and f"<b>Latest {shown}</b>" in html
+    assert "Text &amp; more" not in html  # summaries went first
+
+
+def test_zero_summary_chars_leaves_the_summary_out() -> None:
+    assert "Text" not in release_html(make(), summary_chars=0)

@@ -39,8 +39,12 @@ async def latest(update: Update, context: Context) -> None:
     if not releases:
         await reply(update, "There are no releases yet.")
         return
-    noun = "release" if len(releases) == 1 else f"{len(releases)} releases"
-    await reply(update, release_list_html(releases, f"🗞 <b>Latest {noun}</b>"))
+    text, _ = release_list_html(releases, lambda n: f"🗞 <b>Latest {_releases(n)}</b>")
+    await reply(update, text)
+
+
+def _releases(n: int) -> str:
+    return "release" if n == 1 else f"{n} releases"
 
 
 async def search(update: Update, context: Context) -> None:
@@ -87,14 +91,15 @@ async def send_results_page(update: Update, context: Context, query: str, offset
     if not result.hits:
         await reply(update, _nothing_found(query, result.suggestion, offset))
         return
-    first, last = offset + 1, offset + len(result.hits)
-    header = f"🔎 <b>{first}–{last} of {result.total}</b> for “{quote(query)}”"
+    def header(shown: int) -> str:
+        return f"🔎 <b>{offset + 1}–{offset + shown} of {result.total}</b> for “{quote(query)}”"
+
+    text, shown = release_list_html([h.release for h in result.hits], header)
     markup = None
-    if last < result.total:
+    if offset + shown < result.total:
         key = await svc.store.save_query(query)
-        markup = more_button(f"{MORE_PREFIX}{key}:{last}")
-    await reply(update, release_list_html([h.release for h in result.hits], header),
-                reply_markup=markup)
+        markup = more_button(f"{MORE_PREFIX}{key}:{offset + shown}")
+    await reply(update, text, reply_markup=markup)
 
 
 def _nothing_found(query: str, suggestion: str | None, offset: int) -> str:

@@ -160,7 +160,8 @@ async def remove_button(update: Update, context: Context) -> None:
 # -- the work behind the commands ------------------------------------------------------------
 
 def _parse(svc: Services, text: str) -> Topic:
-    return svc.topics.parse(text) if text else ALL
+    # "all" mirrors /unsubscribe all: everything, not the word "all".
+    return svc.topics.parse(text) if text and text.casefold() != "all" else ALL
 
 
 async def _add(svc: Services, target: Target, topic: Topic) -> str:
