@@ -33,7 +33,11 @@ class CliError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "search":
+        args.query += extra  # "-china" is a word to leave out, not an option
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.handler(args) or 0)
     except (ConfigError, CliError, StoreError, SourceError, DeliveryLockHeld) as exc:
@@ -167,6 +171,9 @@ async def _search(settings: Settings, query: str, limit: int, as_json: bool) -> 
         hint = f" Did you mean: {result.suggestion}?" if result.suggestion else ""
         print(f"Nothing found for {query!r}.{hint}")
         return 0
+    if result.partial:
+        hint = f" Did you mean: {result.suggestion}?" if result.suggestion else ""
+        print(f"No release has all of these words; these have some of them.{hint}")
     for hit in result.hits:
         r = hit.release
         meta = " · ".join(p for p in (r.date.isoformat(), r.place, r.kind) if p)

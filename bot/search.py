@@ -125,11 +125,14 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """A page of hits, how many matched in all, and a "did you mean" text when nothing did."""
+    """A page of hits, how many matched in all, and a "did you mean" text when nothing did
+    (or when only some of the words matched)."""
 
     hits: list[Hit]
     total: int
     suggestion: str | None
+    #: True when no release has every word, so these hits have only some of them.
+    partial: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +145,8 @@ class _Query:
 
     words: list[str] = field(default_factory=list)
     phrases: list[list[str]] = field(default_factory=list)
+    #: ``-word``: releases containing it (after stemming, no typos) are left out.
+    excluded: list[str] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
@@ -202,6 +207,9 @@ def _parse_query(text: str) -> _Query:
                 query.phrases.append(words)
             else:
                 query.words.extend(words)
+        elif match.group(0).startswith("-") and len(match.group(0)) > 1:
+            query.excluded.extend(w for word in split_words(match.group(0)[1:])
+                                  for w in word.split("-") if w)
         else:
             for word in split_words(match.group(0)):
                 parts = word.split("-")
@@ -535,10 +543,10 @@ class SearchIndex:
         if not parsed.terms() and not parsed.has_filters:
             return SearchResult([], 0, None)
         with self._lock:
-            ranked, total = self._run(parsed, offset + limit)
+            ranked, total, partial = self._run(parsed, offset + limit)
             hits = [Hit(self._release(slot), score / 10) for score, slot in ranked[offset:]]
-            suggestion = self._suggest(query, parsed) if total == 0 else None
-        return SearchResult(hits, total, suggestion)
+            suggestion = self._suggest(query, parsed) if total == 0 or partial else None
+        return SearchResult(hits, total, suggestion, partial)
 
     # -- internals: indexing ------------------------------------------------------------------
 
@@ -771,9 +779,12 @@ class SearchIndex:
 
     # -- internals: query evaluation -----------------------------------------------------------
 
-    def _run(self, parsed: _Query, n: int) -> tuple[list[tuple[int, int]], int]:
-        """The first ``n`` (score, slot) pairs of the ranking and the number of matches."""
+    def _run(self, parsed: _Query, n: int) -> tuple[list[tuple[int, int]], int, bool]:
+        """The first ``n`` (score, slot) pairs of the ranking, the number of matches, and
+        whether they are partial (no release had every word)."""
         allowed = self._filter_bits(parsed)
+        for word in parsed.excluded:
+            allowed &= ~self._exact_bits(stem(word))
         matched: dict[str, _TermMatch] = {}
         for term in parsed.terms():
             matched[term] = self._match_term(term)
@@ -786,6 +797,7 @@ class SearchIndex:
         for match in terms:
             candidates &= match.matches
         candidates = self._apply_phrases(candidates, phrases)
+        partial = False
         if not candidates and len(terms) > 1:
             # Nothing has every word: fall back to releases with some of them (ranked lower,
             # since the missing words add nothing to their score).
@@ -793,10 +805,24 @@ class SearchIndex:
             for match in terms:
                 anyword |= match.matches
             candidates = self._apply_phrases(allowed & anyword, phrases)
+            partial = True
         if not candidates:
-            return [], 0
+            return [], 0, False
         planes = self._score_planes(terms)
-        return self._rank(planes, candidates, n, parsed.before), candidates.bit_count()
+        ranked = self._rank(planes, candidates, n, parsed.before)
+        return ranked, candidates.bit_count(), partial
+
+    def _exact_bits(self, term: str) -> int:
+        """Releases containing exactly this term (in any field): for ``-word`` exclusions."""
+        tid = self._term_id.get(term)
+        if tid is None:
+            return 0
+        classes = self._classes[tid]
+        bits = 0
+        for cls in range(classes.bit_length()):
+            if classes >> cls & 1:
+                bits |= self._bits_of(tid * 16 + cls)
+        return bits
 
     def _score_planes(self, terms: list[_TermMatch]) -> list[int]:
         """Each release's score as bit planes: sum of idf share * quality * field weight."""
@@ -1104,7 +1130,8 @@ class SearchIndex:
             return None
         suggestion = self._rewrite(text, fixes, filter_fixes)
         try:
-            _, total = self._run(_parse_query(suggestion), 0)
+            _, total, partial = self._run(_parse_query(suggestion), 0)
+            total = 0 if partial else total  # a suggestion must match every one of its words
         except QueryError:
             return None
         return suggestion if total else None

@@ -147,3 +147,11 @@ async def test_run_answers_and_stops_cleanly_on_sigterm(emulator, tmp_path: Path
         out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()[-2000:]
     assert TOKEN not in err.decode() + out.decode()
+
+
+def test_search_minus_word_needs_no_double_dash(config: Path, capsys) -> None:
+    assert main(["search", "trafficking", "-mekong", "--json", "--config", str(config)]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["title"] for h in hits] == ["Migrant Lao children - whereabouts unknown"]
+    with pytest.raises(SystemExit):
+        main(["import", "x.json", "--bogus"])

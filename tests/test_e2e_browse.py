@@ -195,3 +195,10 @@ async def test_more_still_pages_when_the_press_is_too_old_to_answer(newsbot: Bot
     [second] = await newsbot.press(first, first["reply_markup"]["inline_keyboard"][0][0][
         "callback_data"])
     assert "6–" in second["text"]
+
+
+async def test_partial_match_is_explained(newsbot: BotHarness) -> None:
+    [answer] = await newsbot.ask("/search xyzzyq labour")
+    assert "No release has all of these words" in answer["text"]
+    [answer] = await newsbot.ask("/search trafficking -mekong")
+    assert titles(answer)[1:] == ["Migrant Lao children - whereabouts unknown"]

@@ -549,3 +549,17 @@ def test_textnorm_basics() -> None:
         "Papua New Guinea",
         "Timor-Leste",
     ]
+
+
+def test_minus_word_excludes_releases_containing_it() -> None:
+    index = SearchIndex(seed_releases())
+    titles = [h.release.title for h in index.search("trafficking -mekong", limit=10).hits]
+    assert titles == ["Migrant Lao children - whereabouts unknown"]
+    hits = index.search("safety -china", limit=10).hits
+    assert hits and not any("China" in h.release.title + h.release.summary for h in hits)
+
+
+def test_partial_matches_are_flagged() -> None:
+    index = SearchIndex(seed_releases())
+    assert index.search("xyzzyq labour").partial
+    assert not index.search("coal mine").partial

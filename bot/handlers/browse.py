@@ -91,8 +91,15 @@ async def send_results_page(update: Update, context: Context, query: str, offset
     if not result.hits:
         await reply(update, _nothing_found(query, result.suggestion, offset))
         return
+    note = ""
+    if result.partial:
+        note = "\nNo release has all of these words; these have some of them."
+        if result.suggestion:
+            note += f" Did you mean <code>/search {quote(result.suggestion)}</code>?"
+
     def header(shown: int) -> str:
-        return f"🔎 <b>{offset + 1}–{offset + shown} of {result.total}</b> for “{quote(query)}”"
+        return (f"🔎 <b>{offset + 1}–{offset + shown} of {result.total}</b> "
+                f"for “{quote(query)}”{note}")
 
     text, shown = release_list_html([h.release for h in result.hits], header)
     markup = None
