@@ -126,9 +126,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     batches = []
     for raw in args.paths:  # parse everything first: a bad file must leave the store untouched
         path = Path(raw)
+        if path.is_dir():
+            raise CliError(f"{path}: is a folder; name the release files in it")
         if not path.is_file():
             raise CliError(f"{path}: no such file")
-        batches.append((path, load_file(path)))
+        try:
+            batches.append((path, load_file(path)))
+        except SourceError as exc:
+            others = " (none of the files was imported)" if len(args.paths) > 1 else ""
+            raise CliError(f"{exc}{others}") from None
     return asyncio.run(_import(settings, batches, alerts=not args.no_alerts))
 
 

@@ -79,6 +79,9 @@ def parse_iso_date(value: object) -> date:
     """A ``YYYY-MM-DD`` string (or a ``date``) into a date, else :class:`ReleaseError`."""
     if isinstance(value, date):
         return value
+    if value is not None and not isinstance(value, str):
+        raise ReleaseError(f"field 'date' must be a string like \"2004-10-26\", "
+                           f"got {type(value).__name__} {value!r}")
     if not isinstance(value, str) or not value.strip():
         raise ReleaseError("field 'date' is missing (expected YYYY-MM-DD)")
     try:

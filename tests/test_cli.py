@@ -155,3 +155,16 @@ def test_search_minus_word_needs_no_double_dash(config: Path, capsys) -> None:
     assert [h["title"] for h in hits] == ["Migrant Lao children - whereabouts unknown"]
     with pytest.raises(SystemExit):
         main(["import", "x.json", "--bogus"])
+
+
+def test_import_explains_folders_types_and_what_was_not_imported(
+        config: Path, tmp_path: Path, capsys) -> None:
+    assert main(["import", str(tmp_path), "--config", str(config)]) == 1
+    assert "is a folder" in capsys.readouterr().err
+    typed = tmp_path / "typed.json"
+    typed.write_text(json.dumps([{"title": "T", "date": 20200101, "summary": "s"}]))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps([{"title": "T", "date": "2020-01-01", "summary": "s"}]))
+    assert main(["import", str(good), str(typed), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "must be a string" in err and "none of the files was imported" in err
