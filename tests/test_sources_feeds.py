@@ -147,3 +147,15 @@ def test_unreadable_feed_is_an_error(content: bytes) -> None:
     assert caught.value.path == "https://ex.org/rss"
     assert caught.value.where is None
     assert str(caught.value).startswith("https://ex.org/rss: not a readable RSS or Atom feed")
+
+
+def test_feed_file_with_unreadable_date_is_an_error_but_fetched_feed_keeps_item() -> None:
+    from bot.sources import SourceError, parse_feed
+
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            b"<item><title>Fine</title><guid>a</guid><pubDate>Tue, 02 Nov 2004 10:00:00 GMT"
+            b"</pubDate></item><item><title>Odd</title><guid>b</guid>"
+            b"<pubDate>yesterday-ish</pubDate></item></channel></rss>")
+    with pytest.raises(SourceError, match=r"item 2.*unreadable published date 'yesterday-ish'"):
+        parse_feed(body, "feed.rss", strict=True)
+    assert len(parse_feed(body, "https://x/feed")) == 2

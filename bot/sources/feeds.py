@@ -116,7 +116,7 @@ def parse_feed(
     for index, entry in enumerate(entries, start=1):
         where = f"item {index}"
         try:
-            release = _entry_to_release(entry, fallback)
+            release = _entry_to_release(entry, fallback, strict=strict)
             if release.id in first_seen:
                 raise ReleaseError(
                     f"duplicate id {release.id!r} (first used at item {first_seen[release.id]})"
@@ -202,8 +202,12 @@ async def _get(
         return response.status_code, response_headers, bytes(body)
 
 
-def _entry_to_release(entry: Mapping[str, Any], fallback: date) -> Release:
-    """One feedparser entry as a release; :class:`ReleaseError` when it cannot be one."""
+def _entry_to_release(entry: Mapping[str, Any], fallback: date, *,
+                      strict: bool = False) -> Release:
+    """One feedparser entry as a release; :class:`ReleaseError` when it cannot be one.
+
+    ``strict`` (files): a date that is there but unreadable is an error, not "today".
+    """
     title = _text_of(entry, "title")
     summary = _text_of(entry, "summary")
     if not summary:
@@ -231,7 +235,7 @@ def _entry_to_release(entry: Mapping[str, Any], fallback: date) -> Release:
             "id": id_from_key(_key_prefix(key), key),
             "kind": kind or DEFAULT_KIND,
             "title": title,
-            "date": _entry_date(entry) or fallback,
+            "date": _entry_date(entry) or _fallback_date(entry, fallback, strict),
             "place": None,
             "summary": summary,
             "url": link if link.startswith(("http://", "https://")) and " " not in link else None,
@@ -282,6 +286,15 @@ def _key_prefix(key: str) -> str:
         tag = re.match(r"^tag:([^,:/\s]+),", key)
         host = tag.group(1) if tag else None
     return host.removeprefix("www.") if host else "feed"
+
+
+def _fallback_date(entry: Mapping[str, Any], fallback: date, strict: bool) -> date:
+    if strict:
+        for field in ("published", "updated"):
+            raw = _get_raw(entry, field)
+            if isinstance(raw, str) and raw.strip():
+                raise ReleaseError(f"unreadable {field} date {raw.strip()!r}")
+    return fallback
 
 
 def _entry_date(
