@@ -144,6 +144,7 @@ SEED_COUNTS = {
     "Mongolia": [5, 6, 9],  # Inner-Mongolia, Mongolia's, Mongolia/Mongolian
     "Viet Nam": [10],
     "Mekong": [4],
+    "COVID-19": [],
 }
 COUNTRIES = ["Cambodia", "China", "Korea", "Lao PDR", "Mongolia", "Viet Nam"]
 

@@ -122,9 +122,13 @@ async def topics(update: Update, context: Context) -> None:
         return
     found = await rules.count_matches(svc.topics, [t for _, t in parsed],
                                       rules.all_releases(svc.index))
+    counted = sorted(zip(found.counts, (name for name, _ in parsed), strict=True),
+                     key=lambda pair: -pair[0])  # stable: taxonomy order among equals
     lines = [f"🏷 <b>Suggested topics</b> (how many of {_scope(found)} match each)"]
-    for (name, _), n in zip(parsed, found.counts, strict=True):
-        lines.append(f"• <code>/subscribe {escape(name)}</code> — {n}")
+    lines += [f"• <code>/subscribe {escape(name)}</code> — {n}" for n, name in counted if n]
+    if none_yet := [escape(name) for n, name in counted if not n]:
+        lines.append(f"No releases yet, but alerts will come when there are: "
+                     f"{', '.join(none_yet)}")
     lines.append("Any words work too; exclude with a minus: "
                  "<code>/subscribe trafficking -football</code>")
     await reply(update, _fit_lines(lines))
