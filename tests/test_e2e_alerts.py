@@ -354,5 +354,8 @@ async def test_newsbot_import_while_running_alerts_and_is_searchable(
     assert "1 new, 0 updated, 0 unchanged; 1 alerts queued" in out.decode()
     [alert] = (await emu.wait_for_messages(user["id"], 2))[1:]
     assert NEW_MINING["title"] in alert["text"]
+    # The alert may go out before the next poll refreshes the index (both follow the store).
+    index = alerts_bot.services.index
+    await emu.wait_for(lambda: any(NEW_MINING["title"] == r.title for r in index.latest(3)))
     [answer] = await alerts_bot.ask("/search coal mine safety week")
     assert NEW_MINING["title"] in answer["text"]
