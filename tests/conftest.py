@@ -22,6 +22,7 @@ from bot.config import (
 )
 from bot.emulator import Emulator
 from bot.services import Services
+from tests import pg
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -84,6 +85,13 @@ def _restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """The URL of a fresh, empty PostgreSQL database for this test (see ``tests/pg.py``)."""
+    async for url in pg.fresh_database():
+        yield url
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
-"""The store on SQLite (always) and PostgreSQL (when NEWSBOT_TEST_POSTGRES_URL is set)."""
+"""The store on SQLite and on PostgreSQL (a fresh database per test, see ``tests/pg.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from datetime import date
@@ -21,10 +20,8 @@ from bot.store import (
     SourceState,
     Store,
     StoreError,
-    metadata,
 )
-
-POSTGRES_URL = os.environ.get("NEWSBOT_TEST_POSTGRES_URL")
+from tests import pg
 
 
 def release(n: int, **changes: object) -> Release:
@@ -36,18 +33,14 @@ def release(n: int, **changes: object) -> Release:
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    else:
-        if not POSTGRES_URL:
-            pytest.skip("no PostgreSQL server: set NEWSBOT_TEST_POSTGRES_URL to run these")
-        url = POSTGRES_URL
-        s = await Store.open(url)
-        async with s.engine.begin() as conn:  # a clean slate for every test
-            await conn.run_sync(metadata.drop_all)
+        s = await Store.open(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+        yield s
         await s.close()
-    s = await Store.open(url)
-    yield s
-    await s.close()
+        return
+    async for url in pg.fresh_database():
+        s = await Store.open(url)
+        yield s
+        await s.close()
 
 
 async def test_schema_is_versioned(store: Store) -> None:
