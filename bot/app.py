@@ -30,7 +30,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
-from bot.handlers import admin, browse, help, inline, membership, subscriptions
+from bot.handlers import admin, browse, help, inline, membership, subscriptions, topics
 from bot.ingest import Ingestor
 from bot.poller import SourcePoller
 from bot.retry import RetryAfter429
@@ -87,17 +87,19 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     def command(name: str | list[str], callback: Any) -> None:
         app.add_handler(CommandHandler(name, callback, filters=COMMAND_UPDATES))
 
-    command(["start", "help"], help.help_command)
+    command("start", help.start)
+    command("help", help.help_command)
     command("latest", browse.latest)
     command("search", browse.search)
     command("subscribe", subscriptions.subscribe)
     command("unsubscribe", subscriptions.unsubscribe)
     command("subscriptions", subscriptions.list_subscriptions)
-    command("topics", subscriptions.topics)
+    command("topics", topics.topics)
     command("stats", admin.stats)
     app.add_handler(CallbackQueryHandler(browse.more, pattern=f"^{browse.MORE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(subscriptions.remove_button,
                                          pattern=f"^{subscriptions.REMOVE_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(topics.topic_button, pattern=f"^{topics.TOPIC_PREFIX}"))
     app.add_handler(CallbackQueryHandler(help.stale_button))  # after every other button
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(private & filters.COMMAND, help.unknown_command))

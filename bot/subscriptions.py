@@ -6,18 +6,23 @@ Handlers call these and only word the replies; nothing here knows Telegram.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Store
-from bot.topics import Topic, TopicMatcher
+from bot.topics import Topic, TopicError, TopicMatcher
 
 #: How long a /subscribe or /topics reply may spend counting matches.
 COUNT_BUDGET_SECONDS = 2.0
+#: Suggested-topic counts are reused this long (while the number of releases is unchanged),
+#: so a tap on a topic button does not count every release again.
+SUGGESTION_CACHE_SECONDS = 60.0
 
 
 class AddStatus(Enum):
@@ -91,3 +96,67 @@ def _count_many(matcher: TopicMatcher, topics: Sequence[Topic], releases: Sequen
         if examined % 256 == 0 and time.monotonic() > deadline:
             break
     return MatchCounts(counts, examined, len(releases))
+
+
+# -- suggested topics (the taxonomy), for /topics and /start buttons -------------------------
+
+def topic_tag(key: str) -> str:
+    """A short, stable name for a topic key, for button data (Telegram allows 64 bytes).
+
+    It is derived from the key itself, not from a position in a list or from memory, so a
+    button keeps meaning the same topic across restarts and reorderings of the taxonomy.
+    """
+    return hashlib.blake2s(key.encode("utf-8"), digest_size=5).hexdigest()
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggested topic: its display name, its parsed topic and how many releases match."""
+
+    name: str
+    topic: Topic
+    count: int
+
+    @property
+    def tag(self) -> str:
+        return topic_tag(self.topic.key)
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Suggested topics, most matching releases first, and what the counts cover."""
+
+    items: list[Suggestion]
+    found: MatchCounts
+
+    def by_tag(self, tag: str) -> Suggestion | None:
+        return next((s for s in self.items if s.tag == tag), None)
+
+
+async def suggestions(matcher: TopicMatcher, index: SearchIndex,
+                      cache: dict[str, Any] | None = None) -> Suggestions:
+    """The taxonomy's topics with their counts, most releases first (taxonomy order among
+    equals). ``cache`` (a dict kept by the caller) holds the last answer for a while."""
+    now = time.monotonic()
+    size = len(index)
+    cached = cache.get("suggestions") if cache is not None else None
+    if cached is not None and cached[0] == size and now - cached[1] < SUGGESTION_CACHE_SECONDS:
+        return cached[2]  # type: ignore[no-any-return]
+    parsed: list[tuple[str, Topic]] = []
+    seen: set[str] = set()
+    for entry in matcher.taxonomy():
+        try:
+            topic = matcher.parse(entry.name)
+        except TopicError:  # a taxonomy name that is no valid topic is simply not suggested
+            continue
+        if topic.key not in seen:
+            seen.add(topic.key)
+            parsed.append((entry.name, topic))
+    found = await count_matches(matcher, [t for _, t in parsed], all_releases(index))
+    items = [Suggestion(name, topic, n)
+             for n, (name, topic) in zip(found.counts, parsed, strict=True)]
+    items.sort(key=lambda s: -s.count)  # stable: taxonomy order among equals
+    result = Suggestions(items, found)
+    if cache is not None:
+        cache["suggestions"] = (size, now, result)
+    return result

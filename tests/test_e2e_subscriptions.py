@@ -185,15 +185,6 @@ async def test_unsubscribe_topic_all_and_usage(newsbot: BotHarness) -> None:
     assert "no subscriptions" in answer["text"]
 
 
-async def test_topics_lists_taxonomy_with_counts(newsbot: BotHarness) -> None:
-    [answer] = await newsbot.ask("/topics")
-    line = next(x for x in answer["text"].splitlines() if x.startswith("• /subscribe trafficking"))
-    assert int(line.rsplit("—", 1)[1]) >= 1
-    # Topics nothing matches yet are listed apart, after the ones with releases.
-    none_yet = next(x for x in answer["text"].splitlines() if x.startswith("No releases yet"))
-    assert "child labour" in none_yet and "trafficking" not in none_yet
-
-
 # -- groups ----------------------------------------------------------------------------------
 
 async def test_group_admin_member_and_anonymous_admin(newsbot: BotHarness) -> None:

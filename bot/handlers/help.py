@@ -1,12 +1,16 @@
-"""/start and /help: what the bot does and every command with an example."""
+"""/start and /help: what the bot does and every command with an example; in a private
+chat /start also offers a few popular topics as buttons, so the first alert is one tap away."""
 
 from __future__ import annotations
 
 from html import escape
 
 from telegram import BotCommand, Update
+from telegram.constants import ChatType
 
 from bot.handlers.common import Context, answer_button, reply
+from bot.handlers.topics import target_of, welcome_keyboard
+from bot.services import services
 
 #: The command list shown by Telegram clients (registered with setMyCommands at start-up).
 COMMANDS: tuple[BotCommand, ...] = (
@@ -15,7 +19,7 @@ COMMANDS: tuple[BotCommand, ...] = (
     BotCommand("subscribe", "Alerts for a topic: /subscribe child labour"),
     BotCommand("unsubscribe", "Stop alerts: /unsubscribe child labour"),
     BotCommand("subscriptions", "This chat's alert topics"),
-    BotCommand("topics", "Suggested topics"),
+    BotCommand("topics", "Suggested topics: tap one to subscribe"),
     BotCommand("help", "How to use this bot"),
 )
 
@@ -37,7 +41,7 @@ exclude words with a minus: <code>/subscribe trafficking -football</code>; \
 <code>/subscribe</code> alone: every new release
 /unsubscribe <i>topic</i> — stop one; <code>/unsubscribe all</code> — stop all
 /subscriptions — this chat's topics, with buttons to remove them
-/topics — suggested topics and how many releases match each
+/topics — suggested topics as buttons: tap one to subscribe
 In groups only admins change subscriptions. For a channel: post <code>/subscribe topic</code> \
 in the channel, or send me <code>/subscribe @channel topic</code> here (you and I must be \
 admins there).
@@ -59,5 +63,19 @@ async def stale_button(update: Update, context: Context) -> None:
                             "This button no longer works. Send the command again.")
 
 
+WELCOME_LINE = "\n\n<b>Start here:</b> tap a topic below to get its new releases as alerts."
+
+
 async def help_command(update: Update, context: Context) -> None:
     await reply(update, HELP_TEXT.format(username=context.bot.username))
+
+
+async def start(update: Update, context: Context) -> None:
+    """/start: the help text; in a private chat with popular topics to subscribe with a tap."""
+    message = update.effective_message
+    if message is None or message.chat.type != ChatType.PRIVATE:
+        await help_command(update, context)
+        return
+    markup = await welcome_keyboard(services(context), target_of(message))
+    text = HELP_TEXT.format(username=context.bot.username)
+    await reply(update, text + WELCOME_LINE if markup else text, reply_markup=markup)

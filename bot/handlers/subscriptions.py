@@ -1,4 +1,4 @@
-"""/subscribe, /unsubscribe, /subscriptions (with remove buttons) and /topics.
+"""/subscribe, /unsubscribe and /subscriptions (with remove buttons).
 
 Which chat a command acts on and whether the sender may change it is decided in
 :mod:`bot.permissions`; what a topic is and what it matches, in :mod:`bot.topics`.
@@ -56,7 +56,6 @@ async def subscribe(update: Update, context: Context) -> None:
     except TopicError as exc:
         await reply(update, f"{escape(str(exc))}\n{SUBSCRIBE_USAGE}")
         return
-    await svc.store.save_chat(target.chat_id, target.type, target.title, target.username)
     await reply(update, await _add(svc, target, topic))
 
 
@@ -104,36 +103,6 @@ async def list_subscriptions(update: Update, context: Context) -> None:
     await reply(update, text, reply_markup=markup)
 
 
-async def topics(update: Update, context: Context) -> None:
-    """Suggested topics from the taxonomy, each with how many releases it matches."""
-    message = update.effective_message
-    if message is None or is_echo(message):
-        return
-    svc = services(context)
-    parsed: list[tuple[str, Topic]] = []
-    for entry in svc.topics.taxonomy():
-        try:
-            parsed.append((entry.name, svc.topics.parse(entry.name)))
-        except TopicError:  # a taxonomy name that is no valid topic is simply not suggested
-            continue
-    if not parsed:
-        await reply(update, "No suggested topics are configured. Any words work: "
-                            "<code>/subscribe child labour</code>")
-        return
-    found = await rules.count_matches(svc.topics, [t for _, t in parsed],
-                                      rules.all_releases(svc.index))
-    counted = sorted(zip(found.counts, (name for name, _ in parsed), strict=True),
-                     key=lambda pair: -pair[0])  # stable: taxonomy order among equals
-    lines = [f"🏷 <b>Suggested topics</b> (how many of {_scope(found)} match each)"]
-    lines += [f"• <code>/subscribe {escape(name)}</code> — {n}" for n, name in counted if n]
-    if none_yet := [escape(name) for n, name in counted if not n]:
-        lines.append(f"No releases yet, but alerts will come when there are: "
-                     f"{', '.join(none_yet)}")
-    lines.append("Any words work too; exclude with a minus: "
-                 "<code>/subscribe trafficking -football</code>")
-    await reply(update, _fit_lines(lines))
-
-
 async def remove_button(update: Update, context: Context) -> None:
     """A list's remove button: end that subscription if the presser may, then redraw the list."""
     callback = update.callback_query
@@ -168,22 +137,30 @@ def _parse(svc: Services, text: str) -> Topic:
     return svc.topics.parse(text) if text and text.casefold() != "all" else ALL
 
 
+async def subscribe_chat(svc: Services, target: Target, topic: Topic) -> rules.AddOutcome:
+    """The one way a chat is subscribed, by command or by button (whose rights the caller
+    checked): remember the chat, then add the topic under the rules of :mod:`bot.subscriptions`."""
+    await svc.store.save_chat(target.chat_id, target.type, target.title, target.username)
+    return await rules.add(svc.store, target.chat_id, target.thread_id, topic,
+                           svc.settings.bot.max_subscriptions_per_chat)
+
+
 async def _add(svc: Services, target: Target, topic: Topic) -> str:
-    """Subscribe via :mod:`bot.subscriptions` and word the outcome."""
+    """Subscribe and word the outcome."""
     label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
-    where = _where(target)
+    where = where_text(target)
     limit = svc.settings.bot.max_subscriptions_per_chat
-    outcome = await rules.add(svc.store, target.chat_id, target.thread_id, topic, limit)
+    outcome = await subscribe_chat(svc, target, topic)
     if outcome.status is rules.AddStatus.DUPLICATE:
-        return f"{_cap(where)} is already subscribed to {label}. See /subscriptions."
+        return f"{cap(where)} is already subscribed to {label}. See /subscriptions."
     if outcome.status is rules.AddStatus.AT_LIMIT:
-        return (f"{_cap(where)} already has {outcome.existing} subscriptions, the most allowed "
+        return (f"{cap(where)} already has {outcome.existing} subscriptions, the most allowed "
                 f"is {limit}. Remove one first: /subscriptions")
     if not topic.key:
         return f"✅ Subscribed {where} to every new release."
     found = await rules.count_matches(svc.topics, [topic], rules.all_releases(svc.index))
     [matched] = found.counts
-    scope = _scope(found)
+    scope = scope_text(found)
     if matched == 0:
         return (f"⚠️ Subscribed {where} to {label}, but it matches none of {scope} — check "
                 f"the spelling, or see /topics. "
@@ -192,7 +169,7 @@ async def _add(svc: Services, target: Target, topic: Topic) -> str:
             f"new ones will be sent {'there' if target.remote else 'here'}.")
 
 
-def _scope(found: rules.MatchCounts) -> str:
+def scope_text(found: rules.MatchCounts) -> str:
     """Which releases a count covers: all of them, or the newest ones it had time for."""
     if found.complete:
         return "the 1 release so far" if found.total == 1 else f"the {found.total} releases so far"
@@ -206,13 +183,13 @@ async def _remove(svc: Services, target: Target, topic: Topic | None) -> str:
         where = target.name_html
         n = await svc.store.remove_all_subscriptions(target.chat_id)
         if not n:
-            return f"{_cap(where)} has no subscriptions."
+            return f"{cap(where)} has no subscriptions."
         return f"Removed all {n} subscription{'s' if n != 1 else ''} of {where}."
-    where = _where(target)
+    where = where_text(target)
     label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
     if await svc.store.remove_subscription(target.chat_id, target.thread_id, topic.key):
         return f"Unsubscribed {where} from {label}."
-    return f"{_cap(where)} is not subscribed to {label}. See /subscriptions."
+    return f"{cap(where)} is not subscribed to {label}. See /subscriptions."
 
 
 def subscription_list(subs: Sequence[Subscription],
@@ -260,7 +237,7 @@ async def _redraw(message: object, svc: Services, chat_id: int) -> None:
         pass  # the removal happened; a list that cannot be edited is only cosmetic
 
 
-def _where(target: Target) -> str:
+def where_text(target: Target) -> str:
     if target.remote:
         return target.name_html
     return "this topic thread" if target.thread_id else "this chat"
@@ -272,7 +249,7 @@ def _remote_prefix(target: Target) -> str:
     return f"@{escape(target.username)} " if target.username else f"{target.chat_id} "
 
 
-def _cap(text: str) -> str:
+def cap(text: str) -> str:
     # not str.capitalize(): that would lower-case the rest, e.g. a channel's @UserName
     return text[:1].upper() + text[1:]
 

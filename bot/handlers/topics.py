@@ -1,0 +1,167 @@
+"""/topics and the topic buttons (also under /start): one tap subscribes a chat.
+
+A tap acts on the chat (and forum thread) of the message the button is under, with the rights
+rule of every subscription change (:func:`bot.permissions.may_manage`: a private chat is its
+user's; in groups and channels only administrators) and through the same
+:func:`~bot.handlers.subscriptions.subscribe_chat` as ``/subscribe``. Tapping a topic the chat
+already has asks "Unsubscribe?" (with "Keep") instead of dropping it at once: in a group one
+stray tap should not end everybody's alerts.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+
+from bot import subscriptions as rules
+from bot.handlers.common import Context, answer_button, reply
+from bot.handlers.subscriptions import cap, scope_text, subscribe_chat, where_text
+from bot.permissions import Refusal, Target, is_echo, may_manage, thread_of
+from bot.render import (
+    TOPIC_PREFIX,
+    WELCOME_MENU,
+    WELCOME_TOPICS,
+    TopicButton,
+    parse_topic_tap,
+    topic_keyboard,
+    topic_name,
+)
+from bot.services import Services, services
+
+__all__ = ["TOPIC_PREFIX", "topic_button", "topics", "welcome_keyboard"]
+
+STALE = "This button no longer works. Send /topics again."
+TOO_OLD = "This message is too old to use. Send /topics again."
+GONE = "That topic is no longer suggested. Send /topics again."
+NOT_ADMIN = "Only this chat's administrators can change its subscriptions."
+
+
+def target_of(message: Message) -> Target:
+    """The chat (and forum thread) a command or a button under a message acts on."""
+    chat = message.chat
+    return Target(chat.id, chat.type, chat.title or chat.full_name, chat.username,
+                  thread_of(message))
+
+
+async def subscribed_keys(svc: Services, target: Target) -> set[str]:
+    """The topic keys this chat (in this forum thread) is subscribed to."""
+    return {s.topic for s in await svc.store.subscriptions(target.chat_id)
+            if s.thread_id == target.thread_id}
+
+
+def _buttons(found: rules.Suggestions, subscribed: set[str], menu: str) -> list[TopicButton]:
+    items = found.items[:WELCOME_TOPICS] if menu == WELCOME_MENU else found.items
+    return [TopicButton(s.name, s.count, s.tag, s.topic.key in subscribed) for s in items]
+
+
+async def keyboard(svc: Services, target: Target, menu: str,
+                   confirm: str | None = None) -> InlineKeyboardMarkup | None:
+    """The topic keyboard as it is now for this chat: counts, ✅ on its subscriptions."""
+    found = await rules.suggestions(svc.topics, svc.index, svc.extra)
+    return topic_keyboard(_buttons(found, await subscribed_keys(svc, target), menu), menu,
+                          confirm)
+
+
+async def welcome_keyboard(svc: Services, target: Target) -> InlineKeyboardMarkup | None:
+    """The few topics /start offers (the ones with most releases), or None when none are."""
+    return await keyboard(svc, target, WELCOME_MENU)
+
+
+async def topics(update: Update, context: Context) -> None:
+    """Suggested topics as buttons, each with how many releases it matches."""
+    message = update.effective_message
+    if message is None or is_echo(message):
+        return
+    svc = services(context)
+    target = target_of(message)
+    found = await rules.suggestions(svc.topics, svc.index, svc.extra)
+    if not found.items:
+        await reply(update, "No suggested topics are configured. Any words work: "
+                            "<code>/subscribe child labour</code>")
+        return
+    lines = [f"🏷 <b>Suggested topics</b>: the number is how many of "
+             f"{scope_text(found.found)} match.",
+             f"Tap one to get its new releases {_here(target)}; ✅ marks a topic "
+             f"{where_text(target)} has (tap it again to stop)."]
+    if target.type not in (ChatType.PRIVATE, ChatType.CHANNEL):
+        lines.append("In groups, only administrators can change subscriptions.")
+    lines.append("Any words work too: <code>/subscribe trafficking -football</code>")
+    await reply(update, "\n".join(lines), reply_markup=await keyboard(svc, target, "0"))
+
+
+async def topic_button(update: Update, context: Context) -> None:
+    """A tap on a topic button: subscribe, ask before unsubscribing, or turn the page."""
+    callback = update.callback_query
+    if callback is None or callback.data is None:
+        return
+    tap = parse_topic_tap(callback.data)
+    if tap is None:
+        await answer_button(callback, STALE)
+        return
+    message = callback.message
+    if not isinstance(message, Message):  # too old for Telegram to say where it is
+        await answer_button(callback, TOO_OLD)
+        return
+    svc = services(context)
+    target = target_of(message)
+    if tap.action in ("p", "k"):  # only the view changes: anyone may look around
+        await answer_button(callback, "Nothing changed." if tap.action == "k" else None)
+        await _redraw(callback, svc, target, tap.menu)
+        return
+    found = await rules.suggestions(svc.topics, svc.index, svc.extra)
+    suggestion = found.by_tag(tap.tag)
+    if suggestion is None:
+        await answer_button(callback, GONE, show_alert=True)
+        await _redraw(callback, svc, target, tap.menu)
+        return
+    try:
+        allowed = await may_manage(context.bot, target.chat_id, callback.from_user.id)
+    except Refusal as exc:  # Telegram could not be asked: not a "no"
+        await answer_button(callback, str(exc), show_alert=True)
+        return
+    if not allowed:
+        await answer_button(callback, NOT_ADMIN, show_alert=True)
+        return
+    text, alert, confirm = await _act(svc, target, suggestion, tap.action)
+    await answer_button(callback, text, show_alert=alert)
+    await _redraw(callback, svc, target, tap.menu, confirm)
+
+
+async def _act(svc: Services, target: Target, suggestion: rules.Suggestion,
+               action: str) -> tuple[str, bool, str | None]:
+    """Do what the tap asked; returns the answer, whether it is an alert, and the topic
+    (tag) whose "Unsubscribe?" question the keyboard shows next."""
+    name = f"“{topic_name(suggestion.name)}”"
+    where = where_text(target)
+    if action == "u":
+        if await svc.store.remove_subscription(target.chat_id, target.thread_id,
+                                               suggestion.topic.key):
+            return f"Unsubscribed {where} from {name}.", False, None
+        return f"{cap(where)} was not subscribed to {name}.", False, None
+    if suggestion.topic.key in await subscribed_keys(svc, target):
+        return (f"{cap(where)} gets alerts for {name}. Tap “Unsubscribe” to stop them, "
+                "or “Keep”.", False, suggestion.tag)
+    outcome = await subscribe_chat(svc, target, suggestion.topic)
+    if outcome.status is rules.AddStatus.AT_LIMIT:
+        return (f"{cap(where)} already has {outcome.existing} subscriptions, the most allowed. "
+                "Remove one first: /subscriptions", True, None)
+    if outcome.status is rules.AddStatus.DUPLICATE:  # another tap got there first
+        return f"{cap(where)} is already subscribed to {name}.", False, None
+    return f"✅ Subscribed to {name}: new releases about it will come {_here(target)}.", False, None
+
+
+async def _redraw(callback: CallbackQuery, svc: Services, target: Target, menu: str,
+                  confirm: str | None = None) -> None:
+    """Bring the keyboard up to date; cosmetic once the press is answered, so failures
+    (the message was deleted, "not modified", a flood wait) are let go."""
+    with suppress(TelegramError):
+        await callback.edit_message_reply_markup(await keyboard(svc, target, menu, confirm))
+
+
+def _here(target: Target) -> str:
+    if target.type == ChatType.PRIVATE:
+        return "here"
+    return "to this topic thread" if target.thread_id else "to this chat"
