@@ -5,15 +5,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot.config import BotSettings, Settings
+from bot.emulator import Emulator
 from bot.handlers.topics import GONE, NOT_ADMIN, STALE
 from bot.releases import Release
 from bot.render import TOPIC_PREFIX
 from bot.subscriptions import topic_tag
-from tests.conftest import BotHarness
+from tests.conftest import ADMIN_ID, BotHarness, make_settings
 
 Message = dict[str, Any]
+LIMIT = 3
+
+
+@pytest.fixture
+def settings(tmp_path: Path, emulator: Emulator) -> Settings:
+    """The usual test settings with a small subscription limit, so reaching it is quick."""
+    return make_settings(tmp_path, emulator.base_url,
+                         bot=BotSettings(admins=(ADMIN_ID,), max_subscriptions_per_chat=LIMIT))
 
 
 def labels(message: Message) -> list[str]:
@@ -170,6 +183,15 @@ async def test_start_offers_popular_topics_in_private_chats(newsbot: BotHarness)
     group = newsbot.emu.add_group("Desk", members={newsbot.user["id"]: "creator"})
     [plain] = await newsbot.ask("/start", chat=group)
     assert not labels(plain)
+
+
+async def test_a_tap_keeps_the_subscription_limit(newsbot: BotHarness) -> None:
+    for topic in ("china", "korea", "mongolia")[:LIMIT]:
+        await newsbot.ask(f"/subscribe {topic}")
+    [menu] = await newsbot.ask("/topics")
+    answer = await tap(newsbot, menu, r"^Trafficking \(")
+    assert f"already has {LIMIT} subscriptions" in answer["text"] and answer.get("show_alert")
+    assert "trafficking" not in await topic_keys(newsbot, newsbot.chat["id"])
 
 
 async def test_stale_and_forged_taps_are_answered(newsbot: BotHarness) -> None:

@@ -57,3 +57,60 @@ def test_list_drops_trailing_releases_when_even_titles_do_not_fit() -> None:
 
 def test_zero_summary_chars_leaves_the_summary_out() -> None:
     assert "Text" not in release_html(make(), summary_chars=0)
+
+
+# -- topic keyboards ---------------------------------------------------------------------------
+
+def _buttons(n: int, subscribed: int = -1, name: str = "topic") -> list:
+    from bot.render import TopicButton
+    from bot.subscriptions import topic_tag
+    return [TopicButton(f"{name} {i}", i, topic_tag(f"{name} {i}"), i == subscribed)
+            for i in range(n)]
+
+
+def _data(markup) -> list[str]:
+    return [b.callback_data for row in markup.inline_keyboard for b in row]
+
+
+def _texts(markup) -> list[str]:
+    return [b.text for row in markup.inline_keyboard for b in row]
+
+
+def test_topic_keyboard_pages_and_data_reads_back() -> None:
+    from bot.render import TOPICS_PER_PAGE, parse_topic_tap, topic_keyboard
+    buttons = _buttons(TOPICS_PER_PAGE * 2 + 1, subscribed=1)
+    first = topic_keyboard(buttons, "0")
+    assert _texts(first)[:2] == ["Topic 0 (0)", "✅ Topic 1 (1)"]
+    assert _texts(first)[-1] == "More › (2/3)"
+    last = topic_keyboard(buttons, "2")
+    assert _texts(last) == [f"Topic {TOPICS_PER_PAGE * 2} ({TOPICS_PER_PAGE * 2})", "‹ Back"]
+    assert _texts(topic_keyboard(buttons, "99")) == _texts(last)  # past the end: the last page
+    for markup in (first, last):
+        for data in _data(markup):
+            tap = parse_topic_tap(data)
+            assert tap is not None, data
+    tap = parse_topic_tap(_data(first)[1])
+    assert tap is not None and (tap.menu, tap.action, tap.tag) == ("0", "s", buttons[1].tag)
+
+
+def test_topic_keyboard_confirm_row_and_long_names() -> None:
+    from bot.render import parse_topic_tap, topic_keyboard
+    buttons = _buttons(3, subscribed=1, name="occupational safety and health " * 5)
+    markup = topic_keyboard(buttons, "0", confirm=buttons[1].tag)
+    rows = [[b.text for b in row] for row in markup.inline_keyboard]
+    assert rows[1][0].startswith("✖ Unsubscribe: Occupational") and rows[1][1] == "Keep ✅"
+    assert all(len(row) == 1 for i, row in enumerate(rows) if i != 1)  # long labels: a row each
+    assert all(len(t) <= 60 for t in _texts(markup))
+    assert all(len(d.encode()) <= 64 for d in _data(markup))
+    assert parse_topic_tap(_data(markup)[1]).action == "u"  # type: ignore[union-attr]
+    assert parse_topic_tap(_data(markup)[2]).action == "k"  # type: ignore[union-attr]
+
+
+def test_welcome_keyboard_and_forged_data() -> None:
+    from bot.render import parse_topic_tap, topic_keyboard
+    markup = topic_keyboard(_buttons(4), "w")
+    assert _texts(markup)[-1] == "All topics ›"
+    assert all(d.startswith("tt:w:") for d in _data(markup)[:-1])
+    for data in ("tt:", "tt:0:s", "tt:0:s:XYZ", "tt:0:k:0123456789", "tt:w:p", "tt:1234:p",
+                 "unsub:1", "tt:0:s:0123456789:extra"):
+        assert parse_topic_tap(data) is None, data

@@ -42,3 +42,18 @@ async def test_count_stops_at_its_budget_and_says_how_far_it_got() -> None:
                                       budget_seconds=0.0)
     assert not found.complete and found.examined == 256 and found.total == 1000
     assert found.counts == [256]
+
+
+async def test_suggestions_are_cached_until_the_releases_change() -> None:
+    from bot.search import SearchIndex
+    index = SearchIndex(releases(4))
+    cache: dict = {}
+    first = await rules.suggestions(MATCHER, index, cache)
+    assert await rules.suggestions(MATCHER, index, cache) is first
+    mining = next(s for s in first.items if s.name == "mining")
+    assert mining.count == 4 and first.items[0] is mining  # most releases first
+    assert first.by_tag(rules.topic_tag("mining")) is mining
+    assert first.by_tag(rules.topic_tag("no such topic")) is None
+    index.add_many(releases(6)[4:])
+    again = await rules.suggestions(MATCHER, index, cache)
+    assert again is not first and again.by_tag(mining.tag).count == 6  # type: ignore[union-attr]
