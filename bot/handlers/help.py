@@ -6,7 +6,7 @@ from html import escape
 
 from telegram import BotCommand, Update
 
-from bot.handlers.common import Context, answer_button, reply
+from bot.handlers.common import Context, answer_button, answers_query, reply
 
 #: The command list shown by Telegram clients (registered with setMyCommands at start-up).
 COMMANDS: tuple[BotCommand, ...] = (
@@ -52,6 +52,7 @@ async def unknown_command(update: Update, context: Context) -> None:
     await reply(update, f"I don't know {escape(name[:40])}. /help lists what I can do.")
 
 
+@answers_query
 async def stale_button(update: Update, context: Context) -> None:
     """A button from an older version of the bot, or whose data Telegram mangled."""
     if update.callback_query is not None:
