@@ -53,3 +53,7 @@ def configure_logging(verbose: bool = False, *, secrets: Iterable[str] = (),
     root.setLevel(logging.DEBUG if verbose else level)
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "telegram.ext.ExtBot"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # PTB logs a traceback for any answer that is not JSON (a web server's 404 page) before
+    # raising the error the caller reports in one line.
+    logging.getLogger("telegram.request.BaseRequest").setLevel(
+        logging.DEBUG if verbose else logging.CRITICAL)
