@@ -199,8 +199,8 @@ async def _register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> 
 
 async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     poller: SourcePoller = context.job.data  # type: ignore[union-attr,assignment]
-    await poller.poll_all()
-    await poller.ingestor.refresh_index()
+    # Not awaited: a source that hangs must not hold back the next tick for the others.
+    poller.start_all(refresh_index=True)
 
 
 def _polling_error(error: TelegramError) -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -16,15 +18,19 @@ from pathlib import Path
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import TOKEN_ENV, ConfigError, Settings, load_settings
 from bot.delivery import DeliveryLockHeld
-from bot.logsetup import configure_logging
+from bot.logsetup import configure_logging, redact
+from bot.numbers import parse_count
 from bot.progress import ProgressBar
 from bot.search import QueryError, SearchIndex
 from bot.sources import SourceError, load_file
 from bot.store import StoreError
 
 log = logging.getLogger("newsbot")
+
+#: The most results ``newsbot search --limit`` prints.
+MAX_LIMIT = 10_000
 
 
 class CliError(Exception):
@@ -41,10 +47,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (ConfigError, CliError, StoreError, SourceError, DeliveryLockHeld) as exc:
-        print(f"newsbot: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+        return _fail(str(exc), 2 if isinstance(exc, ConfigError) else 1)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # whatever else: still one line, never a traceback
+        log.debug("the error in full", exc_info=True)  # shown with --verbose
+        return _fail(describe_failure(exc), 1)
+
+
+def _fail(message: str, status: int) -> int:
+    """Print one line on stderr, with the bot token (known or token-shaped) hidden."""
+    line = " ".join(redact(message, [os.environ.get(TOKEN_ENV, "")]).split())
+    print(f"newsbot: error: {line}", file=sys.stderr)
+    return status
+
+
+def describe_failure(exc: BaseException) -> str:
+    """An unexpected exception as one readable line (the kinds a user can cause first)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"the disk is full{f' ({exc.filename})' if exc.filename else ''}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to be read"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's error
+    if orig is not None:
+        return f"database error: {type(orig).__name__}: {orig}"[:400]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:400] if text else type(exc).__name__
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,9 +114,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return int(text)
+    value = parse_count(text, 1, MAX_LIMIT)
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_LIMIT}, got {text!r}")
+    return value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -108,16 +142,28 @@ async def _run(settings: Settings) -> int:
                      app.bot.username, settings.telegram.api_base_url)
             await stop.wait()
             log.info("stopping")
-    except InvalidToken:
-        raise CliError(f"Telegram refused the bot token (401 Unauthorized) at "
-                       f"{settings.telegram.api_base_url}: check [telegram] token or "
-                       f"TELEGRAM_BOT_TOKEN ({settings.where})") from None
+    except InvalidToken as exc:
+        raise CliError(_refused(settings, exc)) from None
     except NetworkError as exc:
         raise CliError(f"cannot reach the Bot API at {settings.telegram.api_base_url}: "
                        f"{exc}") from None
     except TelegramError as exc:
         raise CliError(f"Telegram error at start-up: {exc}") from None
     return 0
+
+
+def _refused(settings: Settings, exc: InvalidToken) -> str:
+    """Why getMe was refused. PTB raises InvalidToken for 401 and 404 alike; only 401 means
+    Telegram refused the token, a 404 is most often a wrong URL (a path that is no Bot API)."""
+    url = settings.telegram.api_base_url
+    # PTB's getMe re-raises with a message holding the token; the answer is in the cause.
+    answer = str(exc.__cause__ or exc)
+    if "unauthorized" in answer.lower() or "(401)" in answer:
+        return (f"Telegram refused the bot token (401 Unauthorized) at {url}: check "
+                f"[telegram] token or {TOKEN_ENV} ({settings.where})")
+    return (f"the Bot API URL {url} answered 404 Not Found to getMe: check [telegram] "
+            f"api_base_url ({settings.where}); Telegram also answers 404 to a token that is "
+            f"not complete")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -131,7 +177,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise CliError(f"{path}: no such file")
         try:
-            batches.append((path, load_file(path)))
+            batches.append((path, load_file(path, settings.sources.max_file_bytes)))
         except SourceError as exc:
             others = " (none of the files was imported)" if len(args.paths) > 1 else ""
             raise CliError(f"{exc}{others}") from None
@@ -199,7 +245,7 @@ async def _index_for(settings: Settings) -> SearchIndex:
     await svc.store.close()
     for path in settings.sources.files:
         try:
-            svc.index.add_many(load_file(path))
+            svc.index.add_many(load_file(path, settings.sources.max_file_bytes))
         except SourceError as exc:
             log.warning("skipping a configured source: %s", exc)
         except OSError as exc:

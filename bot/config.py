@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+#: Keys whose values never appear in error messages.
+_SECRET_KEYS = frozenset({"token"})
 
 
 class ConfigError(Exception):
@@ -54,7 +56,10 @@ class SourceSettings:
     files: tuple[Path, ...] = (Path("data/releases.json"),)
     feeds: tuple[str, ...] = ()
     poll_seconds: float = 60.0
+    #: One source's poll at most: a feed request, or reading and parsing a file.
     feed_timeout: float = 20.0
+    #: A release file larger than this is refused before it is read.
+    max_file_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,7 @@ class _Reader:
         "telegram": {"token", "api_base_url", "poll_timeout"},
         "bot": {"admins", "page_size", "max_subscriptions_per_chat"},
         "storage": {"database"},
-        "sources": {"files", "feeds", "poll_seconds", "feed_timeout"},
+        "sources": {"files", "feeds", "poll_seconds", "feed_timeout", "max_file_bytes"},
         "delivery": {"messages_per_second", "per_chat_per_second", "per_group_per_minute",
                      "interval_seconds", "max_attempts", "backoff_seconds", "request_timeout"},
         "search": {"topics_file"},
@@ -153,7 +158,9 @@ class _Reader:
         # bool is an int subclass in Python; a `true` where a number belongs is a mistake.
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
             names = " or ".join(t.__name__ for t in _as_tuple(kind))
-            raise ConfigError(f"{self.where}: [{table}] {key}: expected {names}, got {value!r}")
+            # The token's value is a secret even when it is of the wrong type.
+            shown = f"a {type(value).__name__}" if key in _SECRET_KEYS else repr(value)
+            raise ConfigError(f"{self.where}: [{table}] {key}: expected {names}, got {shown}")
         return value
 
     def _number(self, table: str, key: str, default: float, *, minimum: float = 0.0,
@@ -217,6 +224,8 @@ class _Reader:
                 feeds=tuple(feeds),
                 poll_seconds=self._number("sources", "poll_seconds", 60.0),
                 feed_timeout=self._number("sources", "feed_timeout", 20.0),
+                max_file_bytes=self._number("sources", "max_file_bytes",
+                                            SourceSettings.max_file_bytes, integer=True),
             ),
             delivery=DeliverySettings(
                 messages_per_second=self._number(

@@ -34,17 +34,17 @@ class Ingestor:
         #: Set whenever new outbox rows were written, so delivery can start at once.
         self.deliveries_added = asyncio.Event()
         self._seen_revision = 0
+        #: Sources are polled concurrently; their writes go one at a time, so the store sees
+        #: one upsert after another and the index is never extended by two threads at once.
+        self._write_lock = asyncio.Lock()
 
     async def ingest(self, releases: Sequence[Release], source: str | None, *, notify: bool,
                      progress: Callable[[int], None] | None = None) -> UpsertResult:
         """Upsert ``releases``; with ``notify``, queue alerts for the new ones."""
         plan = self.plan_deliveries if notify else None
-        result = await self.store.upsert_releases(releases, source, plan, progress)
-        changed = [*result.new, *result.updated]
-        if len(changed) > _THREAD_THRESHOLD:
-            await asyncio.to_thread(self.index.add_many, changed)
-        elif changed:
-            self.index.add_many(changed)
+        async with self._write_lock:
+            result = await self.store.upsert_releases(releases, source, plan, progress)
+            await self._add_to_index([*result.new, *result.updated])
         if result.deliveries:
             self.deliveries_added.set()
         return result
@@ -55,16 +55,20 @@ class Ingestor:
 
     async def refresh_index(self) -> int:
         """Add releases another process (``newsbot import``) wrote since the last look."""
-        stored, self._seen_revision = await self.store.releases_updated_after(
-            self._seen_revision)
-        # What this process ingested itself is in the index already; re-adding would cost
-        # time and leave dead slots behind.
-        releases = [r for r in stored if self.index.get(r.id) != r]
+        async with self._write_lock:
+            stored, self._seen_revision = await self.store.releases_updated_after(
+                self._seen_revision)
+            # What this process ingested itself is in the index already; re-adding would cost
+            # time and leave dead slots behind.
+            releases = [r for r in stored if self.index.get(r.id) != r]
+            await self._add_to_index(releases)
+        return len(releases)
+
+    async def _add_to_index(self, releases: list[Release]) -> None:
         if len(releases) > _THREAD_THRESHOLD:
             await asyncio.to_thread(self.index.add_many, releases)
         elif releases:
             self.index.add_many(releases)
-        return len(releases)
 
     def topic(self, key: str) -> Topic | None:
         """A stored topic key parsed once; None if it no longer parses (then it matches nothing)."""

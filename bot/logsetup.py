@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
+
+#: What a Telegram bot token looks like (``123456789:AA...``), so it is hidden even when the
+#: program does not know it (a config that failed to load, a token pasted into a URL).
+_TOKEN_SHAPE = re.compile(r"\b\d{3,}:[A-Za-z0-9_-]{20,}")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with the given secrets and anything shaped like a bot token as ``<token>``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<token>")
+    return _TOKEN_SHAPE.sub("<token>", text)
 
 
 class RedactSecrets(logging.Filter):
@@ -14,18 +27,15 @@ class RedactSecrets(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            if any(s in message for s in self.secrets):
-                for secret in self.secrets:
-                    message = message.replace(secret, "<token>")
-                record.msg, record.args = message, None
-            if record.exc_info and record.exc_info[1] is not None:
-                text = logging.Formatter().formatException(record.exc_info)
-                if any(s in text for s in self.secrets):
-                    for secret in self.secrets:
-                        text = text.replace(secret, "<token>")
-                    record.exc_info, record.exc_text = None, text
+        message = record.getMessage()
+        hidden = redact(message, self.secrets)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            hidden = redact(text, self.secrets)
+            if hidden != text:
+                record.exc_info, record.exc_text = None, hidden
         return True
 
 
@@ -43,3 +53,7 @@ def configure_logging(verbose: bool = False, *, secrets: Iterable[str] = (),
     root.setLevel(logging.DEBUG if verbose else level)
     for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "telegram.ext.ExtBot"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # PTB logs a traceback for any answer that is not JSON (a web server's 404 page) before
+    # raising the error the caller reports in one line.
+    logging.getLogger("telegram.request.BaseRequest").setLevel(
+        logging.DEBUG if verbose else logging.CRITICAL)

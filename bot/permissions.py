@@ -10,6 +10,7 @@ Every refusal is a :class:`Refusal` whose text is the (HTML) reply for the user.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from html import escape
@@ -17,12 +18,14 @@ from typing import Protocol
 
 from telegram import Chat, ChatMember, Message
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden
+
+log = logging.getLogger(__name__)
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 
 #: ``@username`` (Telegram usernames: 4–32 letters, digits, underscores) or a ``-100…`` id.
-_CHANNEL_REF = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{4,})$")
+_CHANNEL_REF = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100[0-9]{4,15})$")
 
 GROUP_REFUSAL = ("Sorry, only this group's administrators can change its subscriptions. "
                  "Anyone can see them with /subscriptions.")
@@ -30,7 +33,13 @@ ON_BEHALF_REFUSAL = ("Sorry, subscriptions of this group can only be changed by 
                      "administrators, not by messages sent on behalf of another chat.")
 PRIVATE_ONLY = ("To manage a channel from outside it, send me this command in a private chat "
                 "(or post it in the channel itself).")
-CHECK_FAILED = "I could not check your rights just now (Telegram did not answer). Please try again."
+CHECK_FAILED = ("I could not check your rights just now, so I changed nothing. "
+                "Please try again in a moment.")
+
+#: getChatMember refusals that answer the question ("not a member", or in a channel "you may
+#: not see its members"); any other error leaves the rights unknown.
+_NOT_A_MEMBER = ("user not found", "member not found", "participant_id_invalid",
+                 "user_not_participant", "member list is inaccessible", "chat not found")
 
 
 class Refusal(Exception):
@@ -115,11 +124,20 @@ async def bot_can_post(bot: MemberLookup, chat_id: int) -> bool:
 
 
 async def _member(bot: MemberLookup, chat_id: int, user_id: int) -> ChatMember | None:
+    """The member, None when Telegram says there is none to see; :class:`Refusal` when the
+    rights cannot be known (a network error, an unexpected refusal, an answer PTB cannot read),
+    so that an error is never taken for a "no" nor shown as "something went wrong"."""
     try:
         return await bot.get_chat_member(chat_id, user_id)
-    except (BadRequest, Forbidden):  # not a member, or the chat is closed to the bot
+    except Forbidden:  # the chat is closed to the bot
         return None
-    except TelegramError:
+    except BadRequest as exc:
+        if any(known in exc.message.lower() for known in _NOT_A_MEMBER):
+            return None
+        log.warning("getChatMember(%s, %s) failed: %s", chat_id, user_id, exc)
+        raise Refusal(CHECK_FAILED) from None
+    except Exception:
+        log.warning("getChatMember(%s, %s) failed", chat_id, user_id, exc_info=True)
         raise Refusal(CHECK_FAILED) from None
 
 
@@ -161,7 +179,8 @@ async def channel_target(bot: MemberLookup, ref: str, user_id: int, *,
     except (BadRequest, Forbidden):
         raise Refusal(f"Channel {shown} not found, or I'm not in it. Add me to the channel "
                       "as an administrator first.") from None
-    except TelegramError:
+    except Exception:
+        log.warning("getChat(%s) failed", ref, exc_info=True)
         raise Refusal(CHECK_FAILED) from None
     if chat.type != ChatType.CHANNEL:
         raise Refusal(f"{shown} is not a channel. For a group, send the command in the "

@@ -1,9 +1,12 @@
 """Checks the configured sources (release files and RSS/Atom feeds) and ingests what changed.
 
-Each source is polled on its own: a broken one is logged with its name, remembered in the
-store (``/stats`` shows it) and retried later with backoff, while the others go on. The first
-successful sync of a source the store has never seen is silent, so adding an archive does
-not flood subscribers; after that every new release is pushed.
+Sources are polled concurrently, each on its own and within its own time limit
+(``feed_timeout``), so one that hangs never delays the others' alerts. A source whose poll is
+still running at the next tick is left alone, never polled twice at once. A broken source is
+logged with its name, remembered in the store (``/stats`` shows it) and retried later with
+backoff, while the others go on. Writing the results is serialised by the :class:`Ingestor`.
+The first successful sync of a source the store has never seen is silent, so adding an
+archive does not flood subscribers; after that every new release is pushed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,10 +25,15 @@ import httpx
 
 from bot.config import SourceSettings
 from bot.ingest import Ingestor
-from bot.sources import SourceError, backoff_seconds, fetch_feed, load_file
+from bot.releases import Release
+from bot.sources import SourceError, backoff_seconds, fetch_feed, parse_file, read_file
 from bot.store import SourceState, Store
 
 log = logging.getLogger(__name__)
+
+
+#: The pseudo-source under which the index refresh runs (never polled twice at once either).
+_REFRESH = "(index refresh)"
 
 
 def file_source_name(path: Path) -> str:
@@ -42,29 +50,87 @@ class SourcePoller:
         self.ingestor = ingestor
         self._client: httpx.AsyncClient | None = None
         self._user_agent = user_agent
-        self._lock = asyncio.Lock()
+        #: source name -> its poll in progress (a task), so no source is polled twice at once.
+        self._polls: dict[str, asyncio.Task[None]] = {}
+        #: source name -> a file read that outlived its poll's timeout (a thread cannot be
+        #: stopped); the source is not read again until it ends.
+        self._threads: dict[str, asyncio.Future[Any]] = {}
         #: path -> ((mtime_ns, size), sha256) of the last read, so an unchanged file is not
         #: read and hashed again on every poll.
         self._file_stats: dict[Path, tuple[tuple[int, int], str]] = {}
 
+    def start_all(self, *, refresh_index: bool = False) -> list[asyncio.Task[None]]:
+        """Start a poll of every source that is not still being polled; return those started.
+
+        Never raises for a single source's failure, and does not wait: the periodic job calls
+        this, so a hanging source never holds back the next tick for the others. With
+        ``refresh_index`` it also picks up what other processes (``newsbot import``) stored.
+        """
+        started = []
+        sources: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
+            *((file_source_name(p), lambda p=p: self.poll_file(p)) for p in self.settings.files),
+            *((url, lambda url=url: self.poll_feed(url)) for url in self.settings.feeds),
+        ]
+        if refresh_index:
+            sources.append((_REFRESH, self._refresh_index))
+        for name, poll in sources:
+            if self._busy(name):
+                log.debug("%s: the previous poll is still running; not started again", name)
+                continue
+            task = asyncio.create_task(self._isolated(name, poll()), name=f"poll {name}")
+            self._polls[name] = task
+            task.add_done_callback(lambda t, name=name: self._forget(name, t))
+            started.append(task)
+        return started
+
     async def poll_all(self) -> None:
-        """Poll every source once; never raises for a single source's failure."""
-        async with self._lock:  # a slow poll must not overlap the next one
-            for path in self.settings.files:
-                await self._isolated(file_source_name(path), self.poll_file(path))
-            for url in self.settings.feeds:
-                await self._isolated(url, self.poll_feed(url))
+        """Poll every source once (concurrently) and wait until those polls are done; each is
+        bounded by ``feed_timeout``. Never raises for a single source's failure."""
+        started = self.start_all()
+        if started:
+            await asyncio.gather(*started)
+
+    async def _refresh_index(self) -> None:
+        try:
+            await self.ingestor.refresh_index()
+        except Exception:  # not a source: nothing to record in /stats, the next tick retries
+            log.exception("could not pick up releases stored by other processes")
+
+    def _busy(self, name: str) -> bool:
+        poll, thread = self._polls.get(name), self._threads.get(name)
+        return (poll is not None and not poll.done()) or (thread is not None and not thread.done())
+
+    def _forget(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._polls.get(name) is task:
+            del self._polls[name]
 
     async def _isolated(self, name: str, poll: Coroutine[Any, Any, None]) -> None:
         """Run one source's poll; whatever goes wrong (a locked database, a bug) is recorded
-        against that source and the others go on."""
+        against that source and the others go on. Fetching a feed and reading a file are
+        bounded by ``feed_timeout``; storing what they brought is not (a big first sync may
+        take long, and cutting it short would only make it start over)."""
         try:
             await poll
         except Exception as exc:
             log.exception("polling %s failed", name)
-            with contextlib.suppress(Exception):  # the store itself may be what failed
-                state = await self.store.source_state(name) or SourceState(name)
-                await self._failed(state, time.time(), f"{type(exc).__name__}: {exc}")
+            await self._record_failure(name, f"{type(exc).__name__}: {exc}")
+
+    async def _record_failure(self, name: str, error: str) -> None:
+        with contextlib.suppress(Exception):  # the store itself may be what failed
+            state = await self.store.source_state(name) or SourceState(name)
+            await self._failed(state, time.time(), error)
+
+    async def _in_thread(self, name: str, work: Callable[[], Any]) -> Any:
+        """``work()`` in a worker thread, given up on after ``feed_timeout`` seconds."""
+        future = asyncio.ensure_future(asyncio.to_thread(work))
+        self._threads[name] = future
+        limit = self.settings.feed_timeout
+        try:
+            async with asyncio.timeout(limit):
+                return await asyncio.shield(future)  # a cancelled wait leaves the thread be
+        except TimeoutError:
+            raise SourceError(name.removeprefix("file:"), None,
+                              f"timeout: not read within {limit:g} s") from None
 
     async def poll_file(self, path: Path) -> None:
         name = file_source_name(path)
@@ -72,23 +138,26 @@ class SourcePoller:
         now = time.time()
         try:
             stat = path.stat()
-            seen = self._file_stats.get(path)
-            if seen and seen[0] == (stat.st_mtime_ns, stat.st_size):
-                fingerprint = seen[1]  # untouched since the last poll: skip reading it
-            else:
-                content = await asyncio.to_thread(path.read_bytes)
-                fingerprint = hashlib.sha256(content).hexdigest()
-                self._file_stats[path] = ((stat.st_mtime_ns, stat.st_size), fingerprint)
         except OSError as exc:
             await self._failed(state, now, f"cannot read {path}: {exc.strerror or exc}")
             return
-        if fingerprint == state.fingerprint and state.last_error is None:
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        seen = self._file_stats.get(path)
+        retry = state.last_error is not None
+        if seen and seen[0] == stamp and seen[1] == state.fingerprint and not retry:
+            # Untouched since the last successful poll: not even read.
             await self.store.save_source_state(replace(state, last_poll_at=now))
             return
+        known = None if retry else state.fingerprint
         try:
-            releases = await asyncio.to_thread(load_file, path)
+            fingerprint, releases = await self._in_thread(
+                name, lambda: _read_and_parse(path, self.settings.max_file_bytes, known))
         except SourceError as exc:
             await self._failed(state, now, str(exc))
+            return
+        self._file_stats[path] = (stamp, fingerprint)
+        if releases is None:  # same content as last time (only touched)
+            await self.store.save_source_state(replace(state, last_poll_at=now))
             return
         result = await self.ingestor.ingest(releases, name, notify=state.last_ok_at is not None)
         if result.new or result.updated:
@@ -139,6 +208,23 @@ class SourcePoller:
         return self._client
 
     async def close(self) -> None:
+        """Stop the polls in progress and close the HTTP client."""
+        polls = [t for t in self._polls.values() if not t.done()]
+        for task in polls:
+            task.cancel()
+        if polls:
+            await asyncio.gather(*polls, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _read_and_parse(path: Path, max_bytes: int,
+                    known: str | None) -> tuple[str, list[Release] | None]:
+    """A file's fingerprint and releases (None when its fingerprint is ``known``): one read,
+    capped at ``max_bytes``, run in a worker thread."""
+    content = read_file(path, max_bytes)
+    fingerprint = hashlib.sha256(content).hexdigest()
+    if fingerprint == known:
+        return fingerprint, None
+    return fingerprint, parse_file(content, str(path))

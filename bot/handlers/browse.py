@@ -8,12 +8,22 @@ from html import escape
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.handlers.common import Context, answer_button, command_argument, reply
+from bot import numbers
+from bot.handlers.common import (
+    Context,
+    answer_button,
+    answers_query,
+    command_argument,
+    reply,
+)
 from bot.render import more_button, quote, release_list_html
 from bot.search import QueryError
 from bot.services import services
 
 LATEST_DEFAULT, LATEST_MAX = 5, 20
+#: The furthest page a "More" button (or an inline offset) may ask for; forged data may not
+#: make the ranking work for billions of results.
+MAX_OFFSET = 1_000_000
 MORE_PREFIX = "more:"
 LATEST_USAGE = "Usage: <code>/latest [n]</code> — n from 1 to 20, e.g. <code>/latest 10</code>"
 SEARCH_USAGE = ("Usage: <code>/search words</code>, e.g. <code>/search trafficking</code> "
@@ -22,12 +32,7 @@ SEARCH_USAGE = ("Usage: <code>/search words</code>, e.g. <code>/search trafficki
 
 def parse_count(text: str) -> int | None:
     """The n of ``/latest n``: default 5, 1..20; None when it is not such a number."""
-    if not text:
-        return LATEST_DEFAULT
-    if not text.isdigit():
-        return None
-    n = int(text)
-    return n if 1 <= n <= LATEST_MAX else None
+    return LATEST_DEFAULT if not text else numbers.parse_count(text, 1, LATEST_MAX)
 
 
 async def latest(update: Update, context: Context) -> None:
@@ -62,14 +67,17 @@ async def plain_text(update: Update, context: Context) -> None:
         await send_results_page(update, context, message.text.strip(), 0)
 
 
+@answers_query
 async def more(update: Update, context: Context) -> None:
     """The "More" button: the next page of a saved search, as a new message."""
     callback = update.callback_query
     if callback is None or callback.data is None:
         return
     key, _, offset_text = callback.data.removeprefix(MORE_PREFIX).partition(":")
-    query = await services(context).store.saved_query(key)
-    if query is None or not offset_text.isdigit():
+    # Button data can be forged: a bad offset is an expired button, not an error.
+    offset = numbers.parse_count(offset_text, 0, MAX_OFFSET)
+    query = await services(context).store.saved_query(key) if offset is not None else None
+    if query is None or offset is None:
         await answer_button(callback, "This search has expired — send /search again.",
                             show_alert=True)
         return
@@ -77,7 +85,7 @@ async def more(update: Update, context: Context) -> None:
     # The old message may be too old to edit; the new page goes out all the same.
     with contextlib.suppress(TelegramError):
         await callback.edit_message_reply_markup(None)
-    await send_results_page(update, context, query, int(offset_text))
+    await send_results_page(update, context, query, offset)
 
 
 async def send_results_page(update: Update, context: Context, query: str, offset: int) -> None:

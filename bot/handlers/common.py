@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import ParseMode
@@ -44,3 +46,33 @@ async def answer_button(callback: CallbackQuery, text: str | None = None,
 
 
 Context = ContextTypes.DEFAULT_TYPE
+Handler = Callable[[Update, Context], Awaitable[None]]
+
+#: What a button shows when its handler failed (the error itself is logged by on_error).
+QUERY_FAILED = "Sorry, that did not work. Please try again."
+
+
+def answers_query(handler: Handler) -> Handler:
+    """Make sure every button press and inline query is answered, even when ``handler``
+    raises: unanswered, a client shows a spinner and the press looks ignored. The exception
+    still goes on to the application's error handler."""
+    @functools.wraps(handler)
+    async def answered(update: Update, context: Context) -> None:
+        try:
+            await handler(update, context)
+        except Exception:
+            await _answer_anyway(update)
+            raise
+    return answered
+
+
+async def _answer_anyway(update: Update) -> None:
+    """Answer the update's query; if the handler had answered already, Telegram refuses this
+    second answer, which is fine."""
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(QUERY_FAILED)
+        elif update.inline_query is not None:
+            await update.inline_query.answer([], cache_time=0)
+    except Exception as exc:  # the original failure matters more than this one
+        log.info("could not answer a query after a failure: %s", exc)

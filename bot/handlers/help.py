@@ -8,7 +8,7 @@ from html import escape
 from telegram import BotCommand, Update
 from telegram.constants import ChatType
 
-from bot.handlers.common import Context, answer_button, reply
+from bot.handlers.common import Context, answer_button, answers_query, reply
 from bot.handlers.topics import target_of, welcome_keyboard
 from bot.services import services
 
@@ -56,6 +56,7 @@ async def unknown_command(update: Update, context: Context) -> None:
     await reply(update, f"I don't know {escape(name[:40])}. /help lists what I can do.")
 
 
+@answers_query
 async def stale_button(update: Update, context: Context) -> None:
     """A button from an older version of the bot, or whose data Telegram mangled."""
     if update.callback_query is not None:

@@ -11,7 +11,9 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot.handlers.common import Context
+from bot import numbers
+from bot.handlers.browse import MAX_OFFSET
+from bot.handlers.common import Context, answers_query
 from bot.releases import Release
 from bot.render import format_date, release_html
 from bot.search import QueryError
@@ -37,12 +39,16 @@ def article(release: Release) -> InlineQueryResultArticle:
     )
 
 
+@answers_query
 async def inline_query(update: Update, context: Context) -> None:
     query = update.inline_query
     if query is None:
         return
     index = services(context).index
-    offset = int(query.offset) if query.offset.isdigit() else 0
+    offset = numbers.parse_count(query.offset, 0, MAX_OFFSET) if query.offset else 0
+    if offset is None:  # not an offset this bot gave out: nothing more to show
+        await query.answer([], cache_time=0)
+        return
     text = query.query.strip()
     try:
         if text:

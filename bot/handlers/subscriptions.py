@@ -14,8 +14,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
+from bot import numbers
 from bot import subscriptions as rules
-from bot.handlers.common import Context, answer_button, command_argument, reply
+from bot.handlers.common import (
+    Context,
+    answer_button,
+    answers_query,
+    command_argument,
+    reply,
+)
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
@@ -24,6 +31,8 @@ from bot.topics import ALL, Topic, TopicError
 
 #: Callback data of a remove button: this prefix and the subscription id (survives restarts).
 REMOVE_PREFIX = "unsub:"
+#: The largest id SQL's BIGINT holds.
+MAX_ID = 2**63 - 1
 
 SUBSCRIBE_USAGE = ("Usage: <code>/subscribe topic</code>, e.g. "
                    "<code>/subscribe child labour</code>; exclude words with a minus: "
@@ -103,14 +112,16 @@ async def list_subscriptions(update: Update, context: Context) -> None:
     await reply(update, text, reply_markup=markup)
 
 
+@answers_query
 async def remove_button(update: Update, context: Context) -> None:
     """A list's remove button: end that subscription if the presser may, then redraw the list."""
     callback = update.callback_query
     if callback is None or callback.data is None:
         return
     svc = services(context)
-    id_text = callback.data.removeprefix(REMOVE_PREFIX)
-    sub = await svc.store.get_subscription(int(id_text)) if id_text.isdigit() else None
+    # Button data can be forged: an id that is no stored number is a removed subscription.
+    sub_id = numbers.parse_count(callback.data.removeprefix(REMOVE_PREFIX), 1, MAX_ID)
+    sub = await svc.store.get_subscription(sub_id) if sub_id is not None else None
     if sub is None:
         await answer_button(callback, "That subscription was already removed.")
         await _drop_button(callback.message, callback.data)

@@ -17,7 +17,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot import subscriptions as rules
-from bot.handlers.common import Context, answer_button, reply
+from bot.handlers.common import Context, answer_button, answers_query, reply
 from bot.handlers.subscriptions import cap, scope_text, subscribe_chat, where_text
 from bot.permissions import Refusal, Target, is_echo, may_manage, thread_of
 from bot.render import (
@@ -92,6 +92,7 @@ async def topics(update: Update, context: Context) -> None:
     await reply(update, "\n".join(lines), reply_markup=await keyboard(svc, target, "0"))
 
 
+@answers_query
 async def topic_button(update: Update, context: Context) -> None:
     """A tap on a topic button: subscribe, ask before unsubscribing, or turn the page."""
     callback = update.callback_query

@@ -7,15 +7,18 @@ reports problems as :class:`SourceError`; it knows nothing of the store or Teleg
 from bot.sources.backoff import backoff_seconds
 from bot.sources.errors import SourceError
 from bot.sources.feeds import FeedFetch, fetch_feed, parse_feed
-from bot.sources.files import load_file
+from bot.sources.files import MAX_FILE_BYTES, load_file, parse_file, read_file
 from bot.sources.listing import parse_listing
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "FeedFetch",
     "SourceError",
     "backoff_seconds",
     "fetch_feed",
     "load_file",
     "parse_feed",
+    "parse_file",
     "parse_listing",
+    "read_file",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,22 +22,70 @@ _BY_EXTENSION: dict[str, _TextParser] = {
 }
 _FEED_EXTENSIONS = frozenset({".xml", ".rss", ".atom"})
 
+#: The default size cap of a release file (``[sources] max_file_bytes``), as for feeds: a file
+#: is held in memory several times over while parsed (a 50 MB file once took 1.5 GB).
+MAX_FILE_BYTES = 10 * 1024 * 1024
 
-def load_file(path: str | os.PathLike[str]) -> list[Release]:
+
+def load_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> list[Release]:
     """Every release in a file, or :class:`SourceError` naming the file, the entry and the problem.
 
     Formats: ``.json`` (JSON array of objects), ``.jsonl``/``.ndjson`` (JSON Lines),
     ``.xml``/``.rss``/``.atom`` (RSS 2.0 or Atom); any other name is sniffed from its first
     character (``<`` feed, ``[`` JSON array, ``{`` JSON Lines) and otherwise read as the seed's
     plain-text listing. All-or-nothing: one bad entry or a duplicate id rejects the whole file,
-    feed files included (unlike fetched feeds, which skip bad items).
+    feed files included (unlike fetched feeds, which skip bad items). A file larger than
+    ``max_bytes`` is refused before it is read.
+    """
+    name = os.fspath(path)
+    return parse_file(read_file(name, max_bytes), name)
+
+
+def read_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, or :class:`SourceError` when it cannot be read or is over ``max_bytes``.
+
+    The size is checked before reading (and the read stops past the cap, in case the file
+    grows meanwhile), so an oversized file never costs its size in memory.
     """
     name = os.fspath(path)
     try:
-        data = Path(name).read_bytes()
+        info = os.stat(name)
+        if stat.S_ISDIR(info.st_mode):
+            raise SourceError(name, None, "is a folder, not a file of releases")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+            raise SourceError(name, None, "is not a regular file")
+        if info.st_size > max_bytes:
+            raise _too_big(name, info.st_size, max_bytes)
+        with open(name, "rb") as file:
+            data = file.read(max_bytes + 1)
     except OSError as err:
         raise SourceError(name, None, f"cannot read file: {err.strerror or err}") from None
+    if len(data) > max_bytes:
+        raise _too_big(name, len(data), max_bytes)
+    return data
 
+
+def _too_big(name: str, size: int, max_bytes: int) -> SourceError:
+    return SourceError(name, None, f"file is {_megabytes(size)}, larger than the limit of "
+                                   f"{_megabytes(max_bytes)} ([sources] max_file_bytes = "
+                                   f"{max_bytes})")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 102400 else f"{size} bytes"
+
+
+def parse_file(data: bytes, name: str) -> list[Release]:
+    """The releases in a file's bytes (see :func:`load_file`); ``name`` names it in errors."""
+    try:
+        return _parse(data, name)
+    except RecursionError:
+        # json and the XML parsers recurse per nesting level; a hostile file can nest deeper
+        # than the interpreter allows.
+        raise SourceError(name, None, "nested too deeply to be a file of releases") from None
+
+
+def _parse(data: bytes, name: str) -> list[Release]:
     suffix = Path(name).suffix.lower()
     if suffix in _FEED_EXTENSIONS:
         return parse_feed(data, name, strict=True)
