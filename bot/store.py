@@ -23,9 +23,9 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.releases import Release
+from bot.releases import Release, release_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _CHUNK = 500
 
 metadata = sa.MetaData()
@@ -37,7 +37,11 @@ meta_table = sa.Table(
 )
 releases_table = sa.Table(
     "releases", metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    # The publisher's id as given (up to 1,024 characters) is looked up through ``key``, its
+    # short hash (bot.releases.release_key): long ids would bloat (PostgreSQL: overflow) an
+    # index. Databases migrated from version 1 keep their primary key on ``id`` (SQLite).
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("id", sa.Text, nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("date", sa.Date, nullable=False, index=True),
@@ -91,7 +95,8 @@ subscriptions_table = sa.Table(
 outbox_table = sa.Table(
     "outbox", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("release_id", sa.String(64), nullable=False),
+    sa.Column("release_id", sa.Text, nullable=False),
+    sa.Column("release_key", sa.String(32), nullable=False),
     sa.Column("chat_id", sa.BigInteger, nullable=False, index=True),
     sa.Column("thread_id", sa.BigInteger, nullable=False, default=0),
     sa.Column("topics", sa.Text, nullable=False, default="[]"),
@@ -101,7 +106,7 @@ outbox_table = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("sent_at", sa.Float),
-    sa.UniqueConstraint("release_id", "chat_id", "thread_id", name="uq_outbox_delivery"),
+    sa.UniqueConstraint("release_key", "chat_id", "thread_id", name="uq_outbox_release_key"),
     sa.Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 saved_queries_table = sa.Table(
@@ -125,8 +130,49 @@ async def _migrate_to_1(conn: AsyncConnection) -> None:
     await conn.execute(counters_table.insert().values(name="releases", value=0))
 
 
+async def _migrate_to_2(conn: AsyncConnection) -> None:
+    """Ids of any length: releases and outbox rows gain the short ``key`` of their id.
+
+    A fresh database already has the columns (``_migrate_to_1`` creates the current tables);
+    then there is nothing to do.
+    """
+    columns = await conn.run_sync(
+        lambda c: {col["name"] for col in sa.inspect(c).get_columns("releases")})
+    if "key" in columns:
+        return
+    postgres = conn.dialect.name == "postgresql"
+    await conn.execute(sa.text("ALTER TABLE releases ADD COLUMN key VARCHAR(32)"))
+    await conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN release_key VARCHAR(32)"))
+    for table, id_col, key_col in (("releases", "id", "key"),
+                                   ("outbox", "release_id", "release_key")):
+        ids = (await conn.execute(sa.text(f"SELECT DISTINCT {id_col} FROM {table}"))).scalars()
+        pairs = [{"i": i, "k": release_key(i)} for i in ids]
+        for start in range(0, len(pairs), _CHUNK):
+            await conn.execute(
+                sa.text(f"UPDATE {table} SET {key_col} = :k WHERE {id_col} = :i"),
+                pairs[start:start + _CHUNK])
+    if postgres:  # ids were VARCHAR(64) there, and indexed: widen them, index the keys
+        for statement in (
+            "ALTER TABLE releases DROP CONSTRAINT releases_pkey",
+            "ALTER TABLE releases ALTER COLUMN id TYPE TEXT",
+            "ALTER TABLE releases ALTER COLUMN key SET NOT NULL",
+            "ALTER TABLE releases ADD PRIMARY KEY (key)",
+            "ALTER TABLE outbox DROP CONSTRAINT uq_outbox_delivery",
+            "ALTER TABLE outbox ALTER COLUMN release_id TYPE TEXT",
+            "ALTER TABLE outbox ALTER COLUMN release_key SET NOT NULL",
+            "ALTER TABLE outbox ADD CONSTRAINT uq_outbox_release_key "
+            "UNIQUE (release_key, chat_id, thread_id)",
+        ):
+            await conn.execute(sa.text(statement))
+    else:  # SQLite enforces no lengths; its old keys stay, equivalent to these
+        await conn.execute(sa.text("CREATE UNIQUE INDEX uq_releases_key ON releases (key)"))
+        await conn.execute(sa.text("CREATE UNIQUE INDEX uq_outbox_release_key "
+                                   "ON outbox (release_key, chat_id, thread_id)"))
+
+
 #: version -> step that brings a database at version-1 to version. Append, never edit.
-MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
+    1: _migrate_to_1, 2: _migrate_to_2}
 
 
 class StoreError(Exception):
@@ -316,8 +362,8 @@ class Store:
                 chunk = batch[start:start + _CHUNK]
                 existing = {
                     r.id: r for r in map(_release_from_row, (await conn.execute(
-                        sa.select(releases_table).where(
-                            releases_table.c.id.in_([r.id for r in chunk])))).mappings())
+                        sa.select(releases_table).where(releases_table.c.key.in_(
+                            [release_key(r.id) for r in chunk])))).mappings())
                 }
                 inserts, changes = [], []
                 for release in chunk:
@@ -335,9 +381,10 @@ class Store:
                     await conn.execute(releases_table.insert(), inserts)
                 for release in changes:
                     row = _release_row(release, source, now, revision)
-                    del row["added_at"], row["id"]
+                    del row["added_at"], row["id"], row["key"]
                     await conn.execute(releases_table.update()
-                                       .where(releases_table.c.id == release.id).values(**row))
+                                       .where(releases_table.c.key == release_key(release.id))
+                                       .values(**row))
                 if progress:
                     progress(len(chunk))
             if plan is not None and new:
@@ -345,7 +392,8 @@ class Store:
                 deliveries = plan(new, subs)
                 if deliveries:
                     await conn.execute(outbox_table.insert(), [
-                        {"release_id": d.release_id, "chat_id": d.chat_id,
+                        {"release_id": d.release_id, "release_key": release_key(d.release_id),
+                         "chat_id": d.chat_id,
                          "thread_id": d.thread_id, "topics": json.dumps(list(d.topics)),
                          "status": PENDING, "attempts": 0, "next_attempt_at": now,
                          "created_at": now} for d in deliveries])
@@ -358,8 +406,9 @@ class Store:
 
     async def get_release(self, release_id: str) -> Release | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(sa.select(releases_table)
-                                      .where(releases_table.c.id == release_id))).mappings().first()
+            row = (await conn.execute(
+                sa.select(releases_table).where(releases_table.c.key == release_key(release_id))
+            )).mappings().first()
         return _release_from_row(row) if row else None
 
     async def latest_releases(self, limit: int, offset: int = 0) -> list[Release]:
@@ -528,7 +577,7 @@ class Store:
                 outbox_table.c.status == PENDING))).mappings().all()
             for row in pending:
                 clash = (await conn.execute(sa.select(outbox_table.c.id).where(
-                    outbox_table.c.release_id == row["release_id"],
+                    outbox_table.c.release_key == row["release_key"],
                     outbox_table.c.chat_id == new_id,
                     outbox_table.c.thread_id == row["thread_id"]))).first()
                 if clash:
@@ -714,7 +763,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _release_row(release: Release, source: str | None, now: float,
                  revision: int) -> dict[str, Any]:
     return {
-        "id": release.id, "kind": release.kind, "title": release.title, "date": release.date,
+        "key": release_key(release.id), "id": release.id, "kind": release.kind,
+        "title": release.title, "date": release.date,
         "place": release.place, "summary": release.summary, "url": release.url,
         "topics": json.dumps(list(release.topics), ensure_ascii=False),
         "source": source, "added_at": now, "updated_at": now, "revision": revision,
