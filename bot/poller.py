@@ -23,7 +23,7 @@ import httpx
 from bot.config import SourceSettings
 from bot.ingest import Ingestor
 from bot.sources import SourceError, backoff_seconds, fetch_feed, load_file
-from bot.store import SourceState, Store
+from bot.store import SourceState, Store, StoreGone, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ class SourcePoller:
         against that source and the others go on."""
         try:
             await poll
+        except StoreUnavailable as exc:  # nothing of this poll was stored; next poll retries
+            if not isinstance(exc, StoreGone):  # that one stops the bot with its own line
+                log.error("polling %s: %s", name, exc)
+            return
         except Exception as exc:
             log.exception("polling %s failed", name)
             with contextlib.suppress(Exception):  # the store itself may be what failed

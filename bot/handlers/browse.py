@@ -12,6 +12,7 @@ from bot.handlers.common import Context, answer_button, command_argument, reply
 from bot.render import more_button, quote, release_list_html
 from bot.search import QueryError
 from bot.services import services
+from bot.store import StoreUnavailable
 
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 MORE_PREFIX = "more:"
@@ -104,8 +105,12 @@ async def send_results_page(update: Update, context: Context, query: str, offset
     text, shown = release_list_html([h.release for h in result.hits], header)
     markup = None
     if offset + shown < result.total:
-        key = await svc.store.save_query(query)
-        markup = more_button(f"{MORE_PREFIX}{key}:{offset + shown}")
+        try:
+            key = await svc.store.save_query(query)
+        except StoreUnavailable:  # the results still help; only paging on is lost
+            pass
+        else:
+            markup = more_button(f"{MORE_PREFIX}{key}:{offset + shown}")
     await reply(update, text, reply_markup=markup)
 
 
