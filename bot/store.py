@@ -339,6 +339,7 @@ class Store:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(engine.sync_engine, "handle_error", _sqlite_fault)
         store = cls(engine, path)
+        store._shown = shown
         try:
             await store._migrate()
         except StoreError:
