@@ -31,12 +31,13 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
 from bot.handlers import admin, browse, help, inline, membership, subscriptions, topics
+from bot.handlers.common import store_failure_text
 from bot.ingest import Ingestor
 from bot.poller import SourcePoller
 from bot.retry import RetryAfter429
 from bot.search import SearchIndex
 from bot.services import Services, attach, services
-from bot.store import Store
+from bot.store import Store, StoreGone, StoreUnavailable
 from bot.topics import TopicMatcher
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ ALLOWED_UPDATES: list[str] = [
 
 #: Tries of getMe at start-up before giving up (waits 1, 2, 4, 8 s in between).
 STARTUP_ATTEMPTS = 5
+
+#: How often the SQLite file's identity is checked (it is also checked before every write).
+STORE_CHECK_SECONDS = 1.0
 
 #: Commands are answered in new messages and channel posts, not when a message is edited.
 COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
@@ -141,6 +145,7 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
     attach(app.bot_data, svc)
     poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
     deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
+    watchdog = asyncio.get_running_loop().create_task(_watch_store(svc), name="newsbot-store")
     try:
         await deliverer.acquire_lock()
         await _initialize(app)
@@ -168,9 +173,21 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
                 await deliverer.stop()
                 await app.stop()
     finally:
+        watchdog.cancel()
         await deliverer.release_lock()
         await poller.close()
         await svc.store.close()
+
+
+async def _watch_store(svc: Services) -> None:
+    """Set ``svc.fatal`` once the database file is deleted or replaced (see StoreGone)."""
+    while True:
+        try:
+            svc.store.check_file()
+        except StoreGone:
+            svc.fatal.set()
+            return
+        await asyncio.sleep(STORE_CHECK_SECONDS)
 
 
 async def _initialize(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -212,12 +229,23 @@ def _polling_error(error: TelegramError) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log any handler failure and tell the user something went wrong, never crash."""
-    log.error("error while handling an update", exc_info=context.error)
+    """Log any handler failure and tell the user something went wrong, never crash.
+
+    A database failure is one log line (the store names the cause) and an honest reply:
+    what was to be saved was not (its transaction rolled back).
+    """
+    text = "Sorry, something went wrong on my side. Please try again."
+    if isinstance(context.error, StoreUnavailable):
+        text = store_failure_text(context.error)
+        if isinstance(context.error, StoreGone):
+            services(context).fatal.set()  # the stop line says it all
+        else:
+            log.error("a command failed: %s", context.error)
+    else:
+        log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         with contextlib.suppress(TelegramError):
-            await update.effective_message.reply_text(
-                "Sorry, something went wrong on my side. Please try again.", do_quote=False)
+            await update.effective_message.reply_text(text, do_quote=False)
 
 
 __all__ = ["ALLOWED_UPDATES", "DeliveryLockHeld", "build_application", "running", "services"]

@@ -137,10 +137,15 @@ async def _run(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with running(app):
+        async with running(app) as svc:
             log.info("newsbot is running as @%s against %s (Ctrl+C stops it)",
                      app.bot.username, settings.telegram.api_base_url)
-            await stop.wait()
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(svc.fatal.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
+            if svc.store.gone:
+                raise CliError(svc.store.gone)
             log.info("stopping")
     except InvalidToken as exc:
         raise CliError(_refused(settings, exc)) from None

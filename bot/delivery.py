@@ -44,7 +44,7 @@ from bot.releases import Release
 from bot.render import ELLIPSIS, MAX_MESSAGE, format_date, release_html, telegram_length
 from bot.retry import retry_after_seconds, without_retries
 from bot.sources.backoff import backoff_seconds
-from bot.store import OutboxRow, Store, process_identity
+from bot.store import OutboxRow, Store, StoreGone, StoreUnavailable, process_identity
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,11 @@ class Deliverer:
         self._chat_ready: dict[int, float] = {}  # chat id -> monotonic time it may get more
         self._busy: set[int] = set()  # chats with a send in flight
         self._in_flight: set[int] = set()  # outbox row ids being sent
+        #: Rows Telegram accepted but the store could not mark sent (id -> when sent). They
+        #: are never sent again; no other row is sent until these are marked (see
+        #: :meth:`_mark_unmarked`), so a crash meanwhile repeats at most the ones in flight.
+        self._unmarked: dict[int, float] = {}
+        self._store_problem: str | None = None  # the last store failure logged, once
         self._sends: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0  # monotonic; set by a 429
         self._next_wake: float | None = None  # monotonic; earliest skipped chat's turn
@@ -188,6 +193,8 @@ class Deliverer:
         self._renew_at = 0.0
         try:
             await self.store.release_lock(LOCK_NAME, self.owner)
+        except StoreGone:
+            pass  # the stop was for this very reason, already told
         except Exception as exc:  # shutting down anyway; the lock expires on its own
             log.warning("could not release the delivery lock (it expires in %.0f s): %s",
                         LOCK_TTL, exc)
@@ -230,6 +237,13 @@ class Deliverer:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._unmarked:
+            try:
+                await self._mark_unmarked()
+            except Exception as exc:
+                log.error("%d alerts were sent but could not be recorded as sent (%s); they "
+                          "will be sent again after a restart: outbox rows %s",
+                          len(self._unmarked), exc, sorted(self._unmarked))
 
     async def _run(self) -> None:
         lock_problem: str | None = None
@@ -245,6 +259,9 @@ class Deliverer:
                 if str(exc) != lock_problem:
                     log.error("delivery paused: %s", exc)
                     lock_problem = str(exc)
+            except StoreUnavailable as exc:
+                self._store_failed(exc)
+                self._next_wake = None
             except Exception:
                 log.exception("a delivery pass failed; trying again shortly")
                 self._next_wake = None
@@ -258,6 +275,9 @@ class Deliverer:
             delay = min(delay, self._next_wake - now)
         try:
             next_due = await self.store.next_due_at()
+        except StoreUnavailable as exc:
+            self._store_failed(exc)
+            next_due = None
         except Exception as exc:
             log.warning("could not read the outbox: %s", exc)
             next_due = None
@@ -279,8 +299,12 @@ class Deliverer:
         """
         async with self._pass_lock:
             sent_before = self.stats.sent
+            await self._mark_unmarked()
             await self._hold_lock()
-            while not self._stopping:
+            if self._store_problem:
+                log.info("the database works again: delivery resumed")
+                self._store_problem = None
+            while not self._stopping and not self._unmarked:
                 await self._wait_unpaused()
                 rows = await self.store.due_deliveries(time.time(), self._batch, per_chat=1)
                 ready = self._ready(rows)
@@ -299,8 +323,8 @@ class Deliverer:
                 releases = {rid: await self.store.get_release(rid)
                             for rid in {r.release_id for r in ready}}
                 for row in ready:
-                    if self._stopping:
-                        break
+                    if self._stopping or self._unmarked:
+                        break  # a sent row could not be marked: first mark it
                     await self._hold_lock()
                     await self._dispatch(row, releases[row.release_id])
             if self._sends and not self._stopping:
@@ -315,7 +339,8 @@ class Deliverer:
             self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
         ready: list[OutboxRow] = []
         for row in rows:
-            if row.id in self._in_flight or row.chat_id in self._busy:
+            if (row.id in self._in_flight or row.id in self._unmarked
+                    or row.chat_id in self._busy):
                 continue
             turn = self._chat_ready.get(row.chat_id, 0.0)
             if turn > now:
@@ -367,6 +392,9 @@ class Deliverer:
         """Send one row and record the outcome; a cancelled send leaves the row pending."""
         try:
             await self._attempt(row, release)
+        except StoreUnavailable as exc:
+            # Not sent, or sent and remembered in _unmarked: either way never twice.
+            self._store_failed(exc)
         except Exception:
             # A bug or the store failing: the row stays pending and is tried again later.
             log.exception("delivering outbox row %d to chat %d failed", row.id, row.chat_id)
@@ -433,9 +461,39 @@ class Deliverer:
                 # InvalidToken and Conflict land here too and use up attempts the same way.
                 await self._backoff(row, exc)
             else:
-                await self.store.mark_sent(row.id)
                 self.stats.sent += 1
+                await self._mark_sent(row)
             return
+
+    # -- bookkeeping after a send ---------------------------------------------------------------
+
+    async def _mark_sent(self, row: OutboxRow) -> None:
+        """Record a send; if the store cannot, remember the row so it is never sent again."""
+        sent_at = time.time()
+        try:
+            await self.store.mark_sent(row.id, sent_at)
+        except Exception as exc:
+            self._unmarked[row.id] = sent_at
+            if isinstance(exc, StoreUnavailable):
+                self._store_failed(exc)
+            else:
+                log.exception("could not mark outbox row %d as sent", row.id)
+
+    async def _mark_unmarked(self) -> None:
+        """Mark the rows sent while the store failed; raises while it still fails."""
+        for row_id, sent_at in sorted(self._unmarked.items()):
+            await self.store.mark_sent(row_id, sent_at)
+            del self._unmarked[row_id]
+
+    def _store_failed(self, exc: StoreUnavailable) -> None:
+        """One log line per kind of store failure, not one per row or per pass."""
+        if isinstance(exc, StoreGone):
+            return  # the bot stops and says why (bot.app watches the file)
+        if str(exc) != self._store_problem:
+            self._store_problem = str(exc)
+            log.error("delivery paused: %s%s; retrying every %g s", exc,
+                      f" ({len(self._unmarked)} sent alerts not yet recorded)"
+                      if self._unmarked else "", self.settings.interval_seconds)
 
     async def _rate_limited(self, row: OutboxRow, exc: RetryAfter) -> None:
         seconds = retry_after_seconds(exc)

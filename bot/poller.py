@@ -27,7 +27,7 @@ from bot.config import SourceSettings
 from bot.ingest import Ingestor
 from bot.releases import Release
 from bot.sources import SourceError, backoff_seconds, fetch_feed, parse_file, read_file
-from bot.store import SourceState, Store
+from bot.store import SourceState, Store, StoreGone, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,10 @@ class SourcePoller:
         take long, and cutting it short would only make it start over)."""
         try:
             await poll
+        except StoreUnavailable as exc:  # nothing of this poll was stored; next poll retries
+            if not isinstance(exc, StoreGone):  # that one stops the bot with its own line
+                log.error("polling %s: %s", name, exc)
+            return
         except Exception as exc:
             log.exception("polling %s failed", name)
             await self._record_failure(name, f"{type(exc).__name__}: {exc}")

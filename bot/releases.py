@@ -6,6 +6,7 @@ downstream (store, search, topics, render) consumes them and never sees the raw 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import unicodedata
@@ -14,9 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-#: Telegram caps inline result ids at 64 bytes, and ids travel there, so they are capped too.
-MAX_ID_LENGTH = 64
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+#: A publisher's id (a URL, a GUID, a long slug) is kept as given, up to this many characters.
+MAX_ID_LENGTH = 1024
+#: Ids this program derives (from date and title, or a feed item's guid) stay this short, as
+#: they always were: changing how they are derived would turn stored releases into "new" ones.
+DERIVED_ID_LENGTH = 64
+#: Unicode categories an id may not contain: control characters (tab, newline, NUL, DEL, C1),
+#: invisible format characters (zero-width spaces, direction marks: two ids that look the
+#: same must be the same), line/paragraph separators, unpaired surrogates (not encodable).
+_BAD_ID_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 class ReleaseError(ValueError):
@@ -91,17 +98,37 @@ def parse_iso_date(value: object) -> date:
 
 
 def validate_id(value: object) -> str:
-    """Check a release id: 1–64 characters of letters, digits and ``._:-``."""
+    """Check a publisher's release id and return it as given (surrounding whitespace removed).
+
+    Any text of 1 to :data:`MAX_ID_LENGTH` characters is an id: URLs with ``/?&=#``, UUIDs,
+    slugs, non-ASCII letters, inner spaces. Refused: an empty id, a longer one, and characters
+    that cannot be shown or stored faithfully (see :data:`_BAD_ID_CATEGORIES`). Where Telegram
+    caps the length (inline result ids, button data), :func:`release_key` stands in for it.
+    """
     if not isinstance(value, str):
         raise ReleaseError(f"field 'id' must be a string, got {type(value).__name__}")
     text = value.strip()
-    if len(text.encode()) > MAX_ID_LENGTH:
-        raise ReleaseError(f"field 'id' is longer than {MAX_ID_LENGTH} bytes: {text!r}")
-    if not _ID_PATTERN.match(text):
-        raise ReleaseError(
-            f"field 'id' may hold only letters, digits and . _ : - (got {text!r})"
-        )
+    if not text:
+        raise ReleaseError("field 'id' is empty")
+    if len(text) > MAX_ID_LENGTH:
+        raise ReleaseError(f"field 'id' is longer than {MAX_ID_LENGTH} characters "
+                           f"({len(text)}): {text[:60]!r}…")
+    for position, char in enumerate(text, 1):
+        if unicodedata.category(char) in _BAD_ID_CATEGORIES:
+            raise ReleaseError(f"field 'id' holds an invisible or control character "
+                               f"U+{ord(char):04X} at position {position}: {text[:60]!r}")
     return text
+
+
+def release_key(release_id: str) -> str:
+    """A short stable key for an id: 26 lower-case base32 characters of its SHA-256.
+
+    Telegram caps inline result ids and callback data at 64 bytes, and a database index
+    works best on short values, so those use this key; the id itself is stored as given.
+    130 bits make a collision between two ids practically impossible.
+    """
+    digest = hashlib.sha256(release_id.encode("utf-8")).digest()
+    return base64.b32encode(digest).decode("ascii")[:26].lower()
 
 
 def slugify(text: str) -> str:
@@ -114,16 +141,16 @@ def slugify(text: str) -> str:
 def make_id(when: date, title: str) -> str:
     """A stable, readable id from date and title, cut at a word boundary to fit 64 bytes."""
     slug = f"{when.isoformat()}-{slugify(title)}".strip("-")
-    if len(slug) <= MAX_ID_LENGTH:
+    if len(slug) <= DERIVED_ID_LENGTH:
         return slug
-    cut = slug[:MAX_ID_LENGTH]
+    cut = slug[:DERIVED_ID_LENGTH]
     return cut[: cut.rfind("-")] if "-" in cut[11:] else cut
 
 
 def id_from_key(prefix: str, key: str) -> str:
     """A stable id for an item known by an opaque key (a feed guid or link)."""
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    slug = slugify(prefix)[: MAX_ID_LENGTH - len(digest) - 1].strip("-")
+    slug = slugify(prefix)[: DERIVED_ID_LENGTH - len(digest) - 1].strip("-")
     return f"{slug}-{digest}" if slug else digest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,9 @@ class Services:
     topics: TopicMatcher
     ingestor: Ingestor
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Set when the bot cannot go on (the database file vanished): ``newsbot run`` stops and
+    #: prints ``store.gone``.
+    fatal: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def attach(bot_data: dict[str, Any], services: Services) -> None:

@@ -7,25 +7,32 @@ database up to date when the store is opened.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import socket
+import sqlite3
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import aiosqlite
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.releases import Release
+from bot.releases import Release, release_key
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
 _CHUNK = 500
 
 metadata = sa.MetaData()
@@ -37,7 +44,11 @@ meta_table = sa.Table(
 )
 releases_table = sa.Table(
     "releases", metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
+    # The publisher's id as given (up to 1,024 characters) is looked up through ``key``, its
+    # short hash (bot.releases.release_key): long ids would bloat (PostgreSQL: overflow) an
+    # index. Databases migrated from version 1 keep their primary key on ``id`` (SQLite).
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("id", sa.Text, nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("date", sa.Date, nullable=False, index=True),
@@ -91,7 +102,8 @@ subscriptions_table = sa.Table(
 outbox_table = sa.Table(
     "outbox", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("release_id", sa.String(64), nullable=False),
+    sa.Column("release_id", sa.Text, nullable=False),
+    sa.Column("release_key", sa.String(32), nullable=False),
     sa.Column("chat_id", sa.BigInteger, nullable=False, index=True),
     sa.Column("thread_id", sa.BigInteger, nullable=False, default=0),
     sa.Column("topics", sa.Text, nullable=False, default="[]"),
@@ -101,7 +113,7 @@ outbox_table = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("sent_at", sa.Float),
-    sa.UniqueConstraint("release_id", "chat_id", "thread_id", name="uq_outbox_delivery"),
+    sa.UniqueConstraint("release_key", "chat_id", "thread_id", name="uq_outbox_release_key"),
     sa.Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 saved_queries_table = sa.Table(
@@ -125,12 +137,74 @@ async def _migrate_to_1(conn: AsyncConnection) -> None:
     await conn.execute(counters_table.insert().values(name="releases", value=0))
 
 
+async def _migrate_to_2(conn: AsyncConnection) -> None:
+    """Ids of any length: releases and outbox rows gain the short ``key`` of their id.
+
+    A fresh database already has the columns (``_migrate_to_1`` creates the current tables);
+    then there is nothing to do.
+    """
+    columns = await conn.run_sync(
+        lambda c: {col["name"] for col in sa.inspect(c).get_columns("releases")})
+    if "key" in columns:
+        return
+    postgres = conn.dialect.name == "postgresql"
+    await conn.execute(sa.text("ALTER TABLE releases ADD COLUMN key VARCHAR(32)"))
+    await conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN release_key VARCHAR(32)"))
+    for table, id_col, key_col in (("releases", "id", "key"),
+                                   ("outbox", "release_id", "release_key")):
+        ids = (await conn.execute(sa.text(f"SELECT DISTINCT {id_col} FROM {table}"))).scalars()
+        pairs = [{"i": i, "k": release_key(i)} for i in ids]
+        for start in range(0, len(pairs), _CHUNK):
+            await conn.execute(
+                sa.text(f"UPDATE {table} SET {key_col} = :k WHERE {id_col} = :i"),
+                pairs[start:start + _CHUNK])
+    if postgres:  # ids were VARCHAR(64) there, and indexed: widen them, index the keys
+        for statement in (
+            "ALTER TABLE releases DROP CONSTRAINT releases_pkey",
+            "ALTER TABLE releases ALTER COLUMN id TYPE TEXT",
+            "ALTER TABLE releases ALTER COLUMN key SET NOT NULL",
+            "ALTER TABLE releases ADD PRIMARY KEY (key)",
+            "ALTER TABLE outbox DROP CONSTRAINT uq_outbox_delivery",
+            "ALTER TABLE outbox ALTER COLUMN release_id TYPE TEXT",
+            "ALTER TABLE outbox ALTER COLUMN release_key SET NOT NULL",
+            "ALTER TABLE outbox ADD CONSTRAINT uq_outbox_release_key "
+            "UNIQUE (release_key, chat_id, thread_id)",
+        ):
+            await conn.execute(sa.text(statement))
+    else:  # SQLite enforces no lengths; its old keys stay, equivalent to these
+        await conn.execute(sa.text("CREATE UNIQUE INDEX uq_releases_key ON releases (key)"))
+        await conn.execute(sa.text("CREATE UNIQUE INDEX uq_outbox_release_key "
+                                   "ON outbox (release_key, chat_id, thread_id)"))
+
+
 #: version -> step that brings a database at version-1 to version. Append, never edit.
-MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
+    1: _migrate_to_1, 2: _migrate_to_2}
 
 
 class StoreError(Exception):
     """The database cannot be opened or is from a newer version of newsbot."""
+
+
+class StoreUnavailable(StoreError):
+    """The database failed one operation: read-only, disk full, unreachable, locked too long.
+
+    That operation's transaction was rolled back: nothing of it was stored. The store
+    recovers by itself once the database works again (see :func:`_sqlite_fault`).
+    ``writing`` tells whether something was to be saved (the reply to a person differs).
+    """
+
+    def __init__(self, message: str, *, writing: bool) -> None:
+        super().__init__(message)
+        self.writing = writing
+
+
+class StoreGone(StoreUnavailable):
+    """The SQLite file was deleted or replaced under the running bot: it must stop.
+
+    Writing on would go to a deleted file (lost at exit) or to somebody else's; creating a
+    fresh empty file would silently forget every subscription. Final: every later call raises.
+    """
 
 
 @dataclass(frozen=True)
@@ -227,8 +301,17 @@ def process_identity() -> str:
 class Store:
     """The bot's database. Open with :meth:`open`; every method is one short transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, path: str | None = None) -> None:
         self.engine = engine
+        #: The SQLite file (None for PostgreSQL and :memory:) and its identity at opening.
+        self.path = path
+        self._identity = _file_identity(path) if path else None
+        if path:
+            event.listen(engine.sync_engine.pool, "connect", self._note_read_only)
+            event.listen(engine.sync_engine.pool, "checkout", self._drop_if_read_only)
+        #: Why the store is gone for good (see :class:`StoreGone`), once it is.
+        self.gone: str | None = None
+        self._shown = _safe_url(str(engine.url))
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -238,13 +321,25 @@ class Store:
             if folder:
                 os.makedirs(folder, exist_ok=True)
         shown = _safe_url(url)
+        path = _sqlite_file(url)
         try:
-            engine = create_async_engine(async_url(url))
-        except Exception as exc:  # bad driver names, malformed URLs
+            if path is not None:
+                # Created here, once; the engine then opens it with mode=rw, so a file
+                # deleted later is never silently re-created empty.
+                sqlite3.connect(path).close()
+                engine = create_async_engine(
+                    async_url(url), async_creator=lambda: aiosqlite.connect(
+                        f"file:{urllib.parse.quote(path)}?mode=rw", uri=True))
+            else:
+                engine = create_async_engine(
+                    async_url(url), pool_pre_ping=not url.startswith("sqlite"))
+        except Exception as exc:  # bad driver names, malformed URLs, unwritable folders
             raise StoreError(f"cannot use database {shown}: {exc}") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
+            event.listen(engine.sync_engine, "handle_error", _sqlite_fault)
+        store = cls(engine, path)
+        store._shown = shown
         try:
             await store._migrate()
         except StoreError:
@@ -280,15 +375,85 @@ class Store:
                                    .values(value=str(SCHEMA_VERSION)))
 
     async def schema_version(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             value = (await conn.execute(sa.select(meta_table.c.value)
                                         .where(meta_table.c.key == "schema_version"))).scalar()
         return int(value or 0)
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            yield conn
+        """One write transaction; any database failure becomes :class:`StoreUnavailable`."""
+        self.check_file()
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except _NOT_FAULTS:
+            raise
+        except _FAULTS as exc:
+            raise self._unavailable(exc, writing=True) from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading; failures become :class:`StoreUnavailable` too."""
+        if self.gone:
+            raise StoreGone(self.gone, writing=False)
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except _NOT_FAULTS:
+            raise
+        except _FAULTS as exc:
+            raise self._unavailable(exc, writing=False) from exc
+
+    def _unavailable(self, exc: BaseException, *, writing: bool) -> StoreUnavailable:
+        if self.path:
+            with contextlib.suppress(StoreGone):
+                self.check_file()  # a vanished file explains the failure best
+            if self.gone:
+                return StoreGone(self.gone, writing=writing)
+        reason = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+        if isinstance(reason, OSError) and reason.strerror:
+            reason = reason.strerror
+        text = " ".join(str(reason).split())[:200] or type(reason).__name__
+        action = "save to" if writing else "read"
+        return StoreUnavailable(f"could not {action} the database {self._shown}: {text}",
+                                writing=writing)
+
+    def check_file(self) -> None:
+        """Raise :class:`StoreGone` if the SQLite file was deleted or replaced since opening.
+
+        One ``stat`` call: cheap enough before every write and on a timer (see bot.app).
+        """
+        if self.gone:
+            raise StoreGone(self.gone, writing=True)
+        if self.path is None:
+            return
+        try:
+            identity = _file_identity(self.path)
+        except FileNotFoundError:
+            what = "was deleted"
+        except OSError as exc:
+            # Unreadable folder, stale NFS handle: the next query will say more.
+            log.debug("cannot check the database file %s: %s", self.path, exc)
+            return
+        else:
+            if identity == self._identity:
+                return
+            what = "was replaced by another file"
+        self.gone = (f"the database file {self.path} {what} while newsbot was running; "
+                     f"stopped so that nothing is written to the wrong file. Put the file "
+                     f"back (or remove it to start afresh) and start newsbot again")
+        raise StoreGone(self.gone, writing=True)
+
+    def _note_read_only(self, _dbapi_conn: Any, record: Any) -> None:
+        """A connection opened while the file was not writable stays read-only for good."""
+        record.info["read_only"] = not _writable(self.path)
+
+    def _drop_if_read_only(self, _dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        """Once the file is writable again, replace such connections: the real cause of
+        "subscriptions fail until restart" after a read-only spell."""
+        if record.info.get("read_only") and _writable(self.path):
+            raise sa.exc.DisconnectionError("connection was opened read-only")
 
     # -- releases ---------------------------------------------------------------------------
 
@@ -316,8 +481,8 @@ class Store:
                 chunk = batch[start:start + _CHUNK]
                 existing = {
                     r.id: r for r in map(_release_from_row, (await conn.execute(
-                        sa.select(releases_table).where(
-                            releases_table.c.id.in_([r.id for r in chunk])))).mappings())
+                        sa.select(releases_table).where(releases_table.c.key.in_(
+                            [release_key(r.id) for r in chunk])))).mappings())
                 }
                 inserts, changes = [], []
                 for release in chunk:
@@ -335,9 +500,10 @@ class Store:
                     await conn.execute(releases_table.insert(), inserts)
                 for release in changes:
                     row = _release_row(release, source, now, revision)
-                    del row["added_at"], row["id"]
+                    del row["added_at"], row["id"], row["key"]
                     await conn.execute(releases_table.update()
-                                       .where(releases_table.c.id == release.id).values(**row))
+                                       .where(releases_table.c.key == release_key(release.id))
+                                       .values(**row))
                 if progress:
                     progress(len(chunk))
             if plan is not None and new:
@@ -345,26 +511,28 @@ class Store:
                 deliveries = plan(new, subs)
                 if deliveries:
                     await conn.execute(outbox_table.insert(), [
-                        {"release_id": d.release_id, "chat_id": d.chat_id,
+                        {"release_id": d.release_id, "release_key": release_key(d.release_id),
+                         "chat_id": d.chat_id,
                          "thread_id": d.thread_id, "topics": json.dumps(list(d.topics)),
                          "status": PENDING, "attempts": 0, "next_attempt_at": now,
                          "created_at": now} for d in deliveries])
         return UpsertResult(new, updated, unchanged, len(deliveries))
 
     async def all_releases(self) -> list[Release]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(sa.select(releases_table))).mappings()
             return [_release_from_row(r) for r in rows]
 
     async def get_release(self, release_id: str) -> Release | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(sa.select(releases_table)
-                                      .where(releases_table.c.id == release_id))).mappings().first()
+        async with self._read() as conn:
+            row = (await conn.execute(
+                sa.select(releases_table).where(releases_table.c.key == release_key(release_id))
+            )).mappings().first()
         return _release_from_row(row) if row else None
 
     async def latest_releases(self, limit: int, offset: int = 0) -> list[Release]:
         """Newest by date first (ties by id), like the search index's ``latest``."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(
                 sa.select(releases_table)
                 .order_by(releases_table.c.date.desc(), releases_table.c.id)
@@ -377,7 +545,7 @@ class Store:
         A running bot uses this to pick up releases that ``newsbot import`` stored.
         Revisions follow commit order, so a long import that commits late is not skipped.
         """
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             query = sa.select(releases_table).where(releases_table.c.revision > revision)
             rows = (await conn.execute(query)).mappings().all()
         newest = max((r["revision"] for r in rows), default=revision)
@@ -394,14 +562,14 @@ class Store:
                                        .where(counters_table.c.name == name))).scalar_one())
 
     async def count_releases(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return int((await conn.execute(
                 sa.select(sa.func.count()).select_from(releases_table))).scalar() or 0)
 
     # -- sources ----------------------------------------------------------------------------
 
     async def source_state(self, name: str) -> SourceState | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(sa.select(sources_table)
                                       .where(sources_table.c.name == name))).mappings().first()
         return SourceState(**row) if row else None
@@ -413,7 +581,7 @@ class Store:
                                     values, {"name": state.name})
 
     async def source_states(self) -> list[SourceState]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(sa.select(sources_table)
                                        .order_by(sources_table.c.name))).mappings()
             return [SourceState(**r) for r in rows]
@@ -430,7 +598,7 @@ class Store:
                                     {"id": chat_id})
 
     async def get_chat(self, chat_id: int) -> Chat | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(sa.select(chats_table)
                                       .where(chats_table.c.id == chat_id))).mappings().first()
         return _chat_from_row(row) if row else None
@@ -446,7 +614,7 @@ class Store:
             return False
 
     async def count_subscriptions(self, chat_id: int) -> int:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return int((await conn.execute(
                 sa.select(sa.func.count()).select_from(subscriptions_table)
                 .where(subscriptions_table.c.chat_id == chat_id))).scalar() or 0)
@@ -461,7 +629,7 @@ class Store:
 
     async def get_subscription(self, sub_id: int) -> Subscription | None:
         """One subscription by id (a remove button carries only the id)."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(sa.select(subscriptions_table).where(
                 subscriptions_table.c.id == sub_id))).mappings().first()
         return Subscription(**row) if row else None
@@ -488,7 +656,7 @@ class Store:
 
     async def subscriptions(self, chat_id: int | None = None) -> list[Subscription]:
         """One chat's subscriptions (every chat's with ``None``), oldest first."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return await self._subscriptions(conn, chat_id)
 
     @staticmethod
@@ -528,7 +696,7 @@ class Store:
                 outbox_table.c.status == PENDING))).mappings().all()
             for row in pending:
                 clash = (await conn.execute(sa.select(outbox_table.c.id).where(
-                    outbox_table.c.release_id == row["release_id"],
+                    outbox_table.c.release_key == row["release_key"],
                     outbox_table.c.chat_id == new_id,
                     outbox_table.c.thread_id == row["thread_id"]))).first()
                 if clash:
@@ -568,18 +736,18 @@ class Store:
             query = (sa.select(*(ranked.c[c.name] for c in outbox_table.columns))
                      .where(ranked.c.rank <= per_chat)
                      .order_by(ranked.c.next_attempt_at, ranked.c.id).limit(limit))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(query)).mappings()
             return [_outbox_from_row(r) for r in rows]
 
     async def next_due_at(self) -> float | None:
         """When the earliest pending row is due, or None with nothing pending."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return (await conn.execute(sa.select(sa.func.min(outbox_table.c.next_attempt_at))
                                        .where(outbox_table.c.status == PENDING))).scalar()
 
-    async def mark_sent(self, row_id: int) -> None:
-        await self._update_outbox(row_id, status=SENT, sent_at=time.time(),
+    async def mark_sent(self, row_id: int, sent_at: float | None = None) -> None:
+        await self._update_outbox(row_id, status=SENT, sent_at=sent_at or time.time(),
                                   attempts=outbox_table.c.attempts + 1)
 
     async def mark_retry(self, row_id: int, next_attempt_at: float, error: str,
@@ -602,7 +770,7 @@ class Store:
         query = sa.select(outbox_table).order_by(outbox_table.c.id)
         if chat_id is not None:
             query = query.where(outbox_table.c.chat_id == chat_id)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return [_outbox_from_row(r) for r in (await conn.execute(query)).mappings()]
 
     # -- saved search queries (for "More" buttons, whose data is capped at 64 bytes) --------
@@ -619,7 +787,7 @@ class Store:
         return key
 
     async def saved_query(self, key: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return (await conn.execute(sa.select(saved_queries_table.c.query)
                                        .where(saved_queries_table.c.key == key))).scalar()
 
@@ -661,7 +829,7 @@ class Store:
 
     async def stats(self) -> dict[str, Any]:
         """Counts for /stats: releases, chats by type, subscriptions by chat type, outbox."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             releases = (await conn.execute(
                 sa.select(sa.func.count()).select_from(releases_table))).scalar() or 0
             chats = dict((await conn.execute(
@@ -702,6 +870,40 @@ def _safe_url(url: str) -> str:
         return url
 
 
+#: Database failures that are the database's, not a bug's or the data's: they become
+#: :class:`StoreUnavailable`. Integrity errors are answers (a duplicate) that callers handle.
+_FAULTS = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
+_NOT_FAULTS = (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.DataError)
+#: SQLite errors after which a pooled connection may stay broken: it is replaced.
+_STALE_CONNECTION = ("readonly database", "disk i/o error", "unable to open database file",
+                     "no such table")
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL (None for :memory: and other databases)."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+def _file_identity(path: str) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
+
+
+def _writable(path: str | None) -> bool:
+    return path is not None and os.access(path, os.W_OK)
+
+
+def _sqlite_fault(context: Any) -> None:
+    """SQLAlchemy's handle_error hook: treat "read-only", "disk I/O" and "cannot open" as a
+    lost connection, so the pool replaces its connections instead of keeping broken ones."""
+    message = str(context.original_exception).lower()
+    if any(marker in message for marker in _STALE_CONNECTION):
+        context.is_disconnect = True
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     # WAL lets the bot read while an import writes; busy_timeout rides out short write locks.
@@ -714,7 +916,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _release_row(release: Release, source: str | None, now: float,
                  revision: int) -> dict[str, Any]:
     return {
-        "id": release.id, "kind": release.kind, "title": release.title, "date": release.date,
+        "key": release_key(release.id), "id": release.id, "kind": release.kind,
+        "title": release.title, "date": release.date,
         "place": release.place, "summary": release.summary, "url": release.url,
         "topics": json.dumps(list(release.topics), ensure_ascii=False),
         "source": source, "added_at": now, "updated_at": now, "revision": revision,

@@ -19,6 +19,7 @@ from bot.handlers.common import (
 from bot.render import more_button, quote, release_list_html
 from bot.search import QueryError
 from bot.services import services
+from bot.store import StoreUnavailable
 
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 #: The furthest page a "More" button (or an inline offset) may ask for; forged data may not
@@ -112,8 +113,12 @@ async def send_results_page(update: Update, context: Context, query: str, offset
     text, shown = release_list_html([h.release for h in result.hits], header)
     markup = None
     if offset + shown < result.total:
-        key = await svc.store.save_query(query)
-        markup = more_button(f"{MORE_PREFIX}{key}:{offset + shown}")
+        try:
+            key = await svc.store.save_query(query)
+        except StoreUnavailable:  # the results still help; only paging on is lost
+            pass
+        else:
+            markup = more_button(f"{MORE_PREFIX}{key}:{offset + shown}")
     await reply(update, text, reply_markup=markup)
 
 

@@ -11,6 +11,8 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.store import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -43,6 +45,15 @@ async def answer_button(callback: CallbackQuery, text: str | None = None,
         await callback.answer(text, show_alert=show_alert)
     except TelegramError as exc:
         log.info("could not answer a button press: %s", exc)
+
+
+def store_failure_text(exc: StoreUnavailable) -> str:
+    """The reply when the database failed a person's command: honest about what happened."""
+    if exc.writing:
+        return ("⚠️ Sorry, I could not save that: my database is not working right now, so "
+                "nothing was changed. Please try again in a few minutes.")
+    return ("⚠️ Sorry, I could not look that up: my database is not working right now. "
+            "Please try again in a few minutes.")
 
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -14,7 +14,7 @@ from telegram.constants import ParseMode
 from bot import numbers
 from bot.handlers.browse import MAX_OFFSET
 from bot.handlers.common import Context, answers_query
-from bot.releases import Release
+from bot.releases import Release, release_key
 from bot.render import format_date, release_html
 from bot.search import QueryError
 from bot.services import services
@@ -25,11 +25,14 @@ DESCRIPTION_CHARS = 120
 
 
 def article(release: Release) -> InlineQueryResultArticle:
-    """One inline result that sends the formatted release."""
+    """One inline result that sends the formatted release.
+
+    Its id is the release's short key: Telegram caps result ids at 64 bytes, ids are longer.
+    """
     meta = " · ".join(p for p in (format_date(release), release.place) if p)
     summary = release.summary[:DESCRIPTION_CHARS]
     return InlineQueryResultArticle(
-        id=release.id,
+        id=release_key(release.id),
         title=release.title,
         description=f"{meta}\n{summary}",
         input_message_content=InputTextMessageContent(

@@ -26,7 +26,7 @@ from bot.handlers.common import (
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
-from bot.store import Subscription
+from bot.store import StoreUnavailable, Subscription
 from bot.topics import ALL, Topic, TopicError
 
 #: Callback data of a remove button: this prefix and the subscription id (survives restarts).
@@ -244,8 +244,8 @@ async def _redraw(message: object, svc: Services, chat_id: int) -> None:
         text, markup = subscription_list(await svc.store.subscriptions(chat_id), name)
         await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                 disable_web_page_preview=True)
-    except TelegramError:
-        pass  # the removal happened; a list that cannot be edited is only cosmetic
+    except (TelegramError, StoreUnavailable):
+        pass  # the removal happened; a list that cannot be redrawn is only cosmetic
 
 
 def where_text(target: Target) -> str:
