@@ -199,7 +199,7 @@ class DemoChat:
                                  encoding="utf-8")
         before, queued = self._snapshot(), len(await self.store.outbox_rows())
         [job] = self.app.job_queue.get_jobs_by_name("poll-sources")
-        await job.run(self.app)
+        await job.data.poll_all()  # what the periodic job starts, awaited here
         if len(await self.store.outbox_rows()) == queued:
             print("(No subscription matches it, so nobody gets an alert. "
                   "Try /subscribe trafficking first.)\n")
