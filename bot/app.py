@@ -32,8 +32,8 @@ from bot.config import Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
 from bot.handlers import admin, browse, help, inline, membership, subscriptions
 from bot.ingest import Ingestor
+from bot.lane import Lane
 from bot.poller import SourcePoller
-from bot.retry import RetryAfter429
 from bot.search import SearchIndex
 from bot.services import Services, attach, services
 from bot.store import Store
@@ -66,7 +66,8 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .read_timeout(settings.delivery.request_timeout)
         .write_timeout(settings.delivery.request_timeout)
         .concurrent_updates(True)
-        .rate_limiter(RetryAfter429())
+        # Every message, replies and alerts alike, takes a slot of this one lane.
+        .rate_limiter(Lane.from_settings(settings.delivery))
         .build()
     )
     app.bot_data["settings"] = settings
