@@ -11,8 +11,9 @@ by another process, retry times), and sends what is due:
 * a row is marked sent only after Telegram's ok, so after a crash the pending rows go out
   again and only the messages in flight at that moment may arrive twice;
 * 429 pauses the whole lane for ``retry_after`` and the row is due again after it;
-  403 and "chat not found" end the chat; a migrated group moves to its supergroup; timeouts and 5xx retry with exponential backoff
-  until ``max_attempts``; HTML that Telegram cannot parse goes out again as plain text.
+  403 and "chat not found" end the chat; a migrated group moves to its supergroup; timeouts
+  and 5xx retry with exponential backoff until ``max_attempts``; HTML that Telegram cannot
+  parse goes out again as plain text.
 
 Only one process may deliver from a database: the job holds a lock in the store, renewed
 while it runs, and a second process is told who holds it (:class:`DeliveryLockHeld`).
