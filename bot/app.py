@@ -211,8 +211,20 @@ def _polling_error(error: TelegramError) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log any handler failure and tell the user something went wrong, never crash."""
-    log.error("error while handling an update", exc_info=context.error)
+    """Log any handler failure; apologise only when the action itself failed.
+
+    A Telegram error (a refused or timed-out reply, a 429 beyond every retry) means talking to
+    Telegram failed, typically the reply sent *after* the action was done: telling the person
+    "something went wrong" would be false, and would most likely fail the same way. Only other
+    errors (a bug, the store failing) happen before anything is confirmed, so only they get the
+    apology, through the same lane as every reply.
+    """
+    error = context.error
+    if isinstance(error, TelegramError):
+        log.warning("could not answer an update (%s: %s); no apology sent: the action may "
+                    "have been done", type(error).__name__, error)
+        return
+    log.error("error while handling an update", exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:
         with contextlib.suppress(TelegramError):
             await update.effective_message.reply_text(
