@@ -67,7 +67,7 @@ ALERT = 10
 RATE_MARGIN = 0.97
 #: A slot handed out at most this fraction of an interval late still counts as on time (the
 #: next one keeps its place on the grid); a later one restarts the grid from now: no catch-up.
-ON_TIME = 0.25
+ON_TIME = 0.5
 #: A reply that meets 429 is retried this many times (each after the whole pause).
 MAX_RETRIES = 5
 #: Forget idle chats' turns once this many are remembered.
