@@ -67,6 +67,9 @@ ALERT = 10
 RATE_MARGIN = 0.97
 #: A slot handed out at most this fraction of an interval late still counts as on time (the
 #: next one keeps its place on the grid); a later one restarts the grid from now: no catch-up.
+#: Slots are then never earlier than the grid nor later than half an interval after it, so any
+#: one-second window holds at most floor(rate * RATE_MARGIN + ON_TIME) + 1 = 30 of them at 30/s,
+#: while the small delays of a busy event loop do not slow the pace down.
 ON_TIME = 0.5
 #: A reply that meets 429 is retried this many times (each after the whole pause).
 MAX_RETRIES = 5
