@@ -9,7 +9,10 @@ HTTP to the Bot API emulator, which enforces Telegram's flood limits (30 message
 The new release is written to the file just after a poll, so the measured time to the first
 delivery includes a whole poll interval: the worst case a subscriber sees.
 
-    python bench/fanout.py [--chats 1000] [--poll-seconds 2]
+    python bench/fanout.py [--chats 1000] [--poll-seconds 2] [--busy]
+
+``--busy`` keeps the machine's other core busy with a CPU-bound process meanwhile: the pace
+must hold (no 429, no catch-up burst) when the event loop is not the only thing running.
 
 Prints the achieved messages/s, the 429 count, and the time from the release appearing to the
 first and to the last delivery, with PASS/FAIL for each target.
@@ -35,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as `python bench/fanout.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
+from bench.busy import busy_core  # noqa: E402
 from bot.config import DeliverySettings, SourceSettings  # noqa: E402
 from bot.delivery import Deliverer  # noqa: E402
 from bot.emulator import Emulator, FloodLimits  # noqa: E402
@@ -177,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how often the release file is polled")
     parser.add_argument("--rate", type=float, default=30.0,
                         help="messages/s: both the emulator's limit and [delivery]'s setting")
+    parser.add_argument("--busy", action="store_true",
+                        help="run a CPU-bound process beside it (the other core busy)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the bot does")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -184,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     limits = FloodLimits(per_second=args.rate, per_chat_per_second=1, per_group_per_minute=20)
     delivery = DeliverySettings(messages_per_second=args.rate)
     print(f"fan-out: 1 release -> {args.chats} private chats, emulator limits "
-          f"{args.rate:g}/s overall, 1/s per chat; poll every {args.poll_seconds:g} s",
-          flush=True)
-    with tempfile.TemporaryDirectory(prefix="newsbot-fanout-") as tmp:
+          f"{args.rate:g}/s overall, 1/s per chat; poll every {args.poll_seconds:g} s"
+          f"{'; another core busy' if args.busy else ''}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="newsbot-fanout-") as tmp, busy_core(args.busy):
         result = asyncio.run(run(args.chats, args.poll_seconds, limits, delivery, Path(tmp)))
     return 0 if report(result) else 1
 

@@ -33,8 +33,8 @@ from bot.delivery import Deliverer, DeliveryLockHeld
 from bot.handlers import admin, browse, help, inline, membership, subscriptions, topics
 from bot.handlers.common import store_failure_text
 from bot.ingest import Ingestor
+from bot.lane import Lane
 from bot.poller import SourcePoller
-from bot.retry import RetryAfter429
 from bot.search import SearchIndex
 from bot.services import Services, attach, services
 from bot.store import Store, StoreGone, StoreUnavailable
@@ -70,7 +70,8 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .read_timeout(settings.delivery.request_timeout)
         .write_timeout(settings.delivery.request_timeout)
         .concurrent_updates(True)
-        .rate_limiter(RetryAfter429())
+        # Every message, replies and alerts alike, takes a slot of this one lane.
+        .rate_limiter(Lane.from_settings(settings.delivery))
         .build()
     )
     app.bot_data["settings"] = settings
@@ -229,20 +230,29 @@ def _polling_error(error: TelegramError) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log any handler failure and tell the user something went wrong, never crash.
+    """Log any handler failure; apologise only when the action itself failed.
 
-    A database failure is one log line (the store names the cause) and an honest reply:
-    what was to be saved was not (its transaction rolled back).
+    A Telegram error (a refused or timed-out reply, a 429 beyond every retry) means talking to
+    Telegram failed, typically the reply sent *after* the action was done: telling the person
+    "something went wrong" would be false, and would most likely fail the same way. A database
+    failure is one log line (the store names the cause) and an honest reply: what was to be
+    saved was not (its transaction rolled back). Other errors (a bug) happen before anything is
+    confirmed, so they get the apology, through the same lane as every reply.
     """
+    error = context.error
+    if isinstance(error, TelegramError):
+        log.warning("could not answer an update (%s: %s); no apology sent: the action may "
+                    "have been done", type(error).__name__, error)
+        return
     text = "Sorry, something went wrong on my side. Please try again."
-    if isinstance(context.error, StoreUnavailable):
-        text = store_failure_text(context.error)
-        if isinstance(context.error, StoreGone):
+    if isinstance(error, StoreUnavailable):
+        text = store_failure_text(error)
+        if isinstance(error, StoreGone):
             services(context).fatal.set()  # the stop line says it all
         else:
-            log.error("a command failed: %s", context.error)
+            log.error("a command failed: %s", error)
     else:
-        log.error("error while handling an update", exc_info=context.error)
+        log.error("error while handling an update", exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:
         with contextlib.suppress(TelegramError):
             await update.effective_message.reply_text(text, do_quote=False)

@@ -4,14 +4,16 @@ One long-lived asyncio task per running bot (see :meth:`Deliverer.start`) wakes 
 writes new rows (the ``wakeup`` event) or every ``[delivery] interval_seconds`` (rows written
 by another process, retry times), and sends what is due:
 
-* evenly paced at ``messages_per_second`` overall, at most one message a second per chat and
-  ``per_group_per_minute`` per group or channel, several requests in flight at once (sends
-  take network time) but never two to the same chat;
+* through the bot's one outgoing lane (:mod:`bot.lane`) at alert priority, so replies to
+  people overtake a fan-out and everything together keeps Telegram's limits; several requests
+  in flight at once (sends take network time) but never two to the same chat, and a chat whose
+  turn has not come is skipped, not waited for;
 * a row is marked sent only after Telegram's ok, so after a crash the pending rows go out
   again and only the messages in flight at that moment may arrive twice;
-* 429 pauses all sending for ``retry_after``; 403 and "chat not found" end the chat;
-  a migrated group moves to its supergroup; timeouts and 5xx retry with exponential backoff
-  until ``max_attempts``; HTML that Telegram cannot parse goes out again as plain text.
+* 429 pauses the whole lane for ``retry_after`` and the row is due again after it;
+  403 and "chat not found" end the chat; a migrated group moves to its supergroup; timeouts
+  and 5xx retry with exponential backoff until ``max_attempts``; HTML that Telegram cannot
+  parse goes out again as plain text.
 
 Only one process may deliver from a database: the job holds a lock in the store, renewed
 while it runs, and a second process is told who holds it (:class:`DeliveryLockHeld`).
@@ -27,6 +29,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import telegram
 from telegram import LinkPreviewOptions
@@ -40,9 +43,9 @@ from telegram.error import (
 )
 
 from bot.config import DeliverySettings
+from bot.lane import ALERT, Lane, retry_after_seconds
 from bot.releases import Release
 from bot.render import ELLIPSIS, MAX_MESSAGE, format_date, release_html, telegram_length
-from bot.retry import retry_after_seconds, without_retries
 from bot.sources.backoff import backoff_seconds
 from bot.store import OutboxRow, Store, StoreGone, StoreUnavailable, process_identity
 
@@ -51,9 +54,6 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "delivery"
 #: The lock outlives a crashed holder by this long; it is renewed every third of it.
 LOCK_TTL = 30.0
-#: Pace a little under the configured rate: Telegram (and the emulator) count sliding windows
-#: of arrival times, and network jitter can bring two evenly paced sends closer together.
-RATE_MARGIN = 0.97
 #: On stop, sends already in flight get this long to finish and be marked, which avoids
 #: sending them again after the restart; then they are cancelled (and stay pending).
 STOP_GRACE = 2.0
@@ -125,43 +125,29 @@ def release_plain(release: Release, matched: tuple[str, ...] = ()) -> str:
     return text
 
 
-class _Pacer:
-    """Evenly spaced send slots: never a burst, and a late wake-up does not shift later slots."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = time.monotonic()
-        slot = max(now, self._next)
-        # Reserve before sleeping so concurrent callers get distinct slots.
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
 class Deliverer:
     """Sends the outbox within Telegram's limits; one per running bot, holding the store lock."""
 
     def __init__(self, bot: telegram.Bot, store: Store, settings: DeliverySettings,
-                 wakeup: asyncio.Event, *, owner: str | None = None) -> None:
+                 wakeup: asyncio.Event, *, owner: str | None = None,
+                 lane: Lane | None = None) -> None:
         self.bot = bot
+        #: The outgoing lane: the one the bot's own rate limiter is (the application's), so
+        #: replies and alerts share Telegram's limits, else one of our own (a bare Bot).
+        limiter = getattr(bot, "rate_limiter", None)
+        self.lane = lane or (limiter if isinstance(limiter, Lane)
+                             else Lane.from_settings(settings))
         self.store = store
         self.settings = settings
         self.wakeup = wakeup
         #: Who holds the lock: ``host:pid`` (tests may pose as another process).
         self.owner = owner or process_identity()
         self.stats = DeliveryStats()
-        self._pacer = _Pacer(settings.messages_per_second * RATE_MARGIN)
-        self._private_gap = 1.0 / settings.per_chat_per_second
-        self._group_gap = max(self._private_gap, 60.0 / settings.per_group_per_minute)
         concurrency = max(2, math.ceil(settings.messages_per_second))
         self._slots = asyncio.Semaphore(concurrency)
         # A batch is a few seconds of sending: big enough to keep the pipeline full, small
         # enough that rows fetched are still current when their turn comes.
         self._batch = max(50, math.ceil(settings.messages_per_second * 4))
-        self._chat_ready: dict[int, float] = {}  # chat id -> monotonic time it may get more
         self._busy: set[int] = set()  # chats with a send in flight
         self._in_flight: set[int] = set()  # outbox row ids being sent
         #: Rows Telegram accepted but the store could not mark sent (id -> when sent). They
@@ -170,7 +156,6 @@ class Deliverer:
         self._unmarked: dict[int, float] = {}
         self._store_problem: str | None = None  # the last store failure logged, once
         self._sends: set[asyncio.Task[None]] = set()
-        self._paused_until = 0.0  # monotonic; set by a 429
         self._next_wake: float | None = None  # monotonic; earliest skipped chat's turn
         self._renew_at = 0.0  # wall clock; the lock is trusted until then without asking
         self._held = False
@@ -218,9 +203,8 @@ class Deliverer:
         if self._task is not None and not self._task.done():
             return
         self._stopping = False
-        with without_retries():  # the loop handles 429 itself: it pauses all sending
-            self._task = asyncio.get_running_loop().create_task(self._run(),
-                                                                name="newsbot-delivery")
+        self._task = asyncio.get_running_loop().create_task(self._run(),
+                                                            name="newsbot-delivery")
 
     async def stop(self) -> None:
         """Stop promptly: no new sends; sends in flight get a moment, then are cancelled.
@@ -335,14 +319,12 @@ class Deliverer:
         """The rows that may go now; remembers when the earliest skipped chat's turn comes."""
         now = time.monotonic()
         self._next_wake = None
-        if len(self._chat_ready) > 10_000:
-            self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
         ready: list[OutboxRow] = []
         for row in rows:
             if (row.id in self._in_flight or row.id in self._unmarked
                     or row.chat_id in self._busy):
                 continue
-            turn = self._chat_ready.get(row.chat_id, 0.0)
+            turn = self.lane.ready_at(row.chat_id)
             if turn > now:
                 if self._next_wake is None or turn < self._next_wake:
                     self._next_wake = turn
@@ -351,10 +333,18 @@ class Deliverer:
         return ready
 
     async def _dispatch(self, row: OutboxRow, release: Release | None) -> None:
-        """Wait for a free slot and the global pace, then send ``row`` in its own task."""
-        await self._slots.acquire()
+        """Wait for a free slot and any 429 pause to end, then send ``row`` in its own task.
+
+        The task waits in the lane for its chat's turn and a global slot (behind replies).
+        """
+        while True:
+            try:  # replies may hold the lane a while: keep the lock meanwhile
+                await asyncio.wait_for(self._slots.acquire(), LOCK_TTL / 3)
+                break
+            except TimeoutError:
+                await self._hold_lock()
         try:
-            await self._wait_turn(row.chat_id, renew=True)
+            await self._wait_unpaused()
         except BaseException:
             self._slots.release()
             raise
@@ -367,20 +357,9 @@ class Deliverer:
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
-    async def _wait_turn(self, chat_id: int, *, renew: bool = False) -> None:
-        """Until this chat may get a message, no 429 pause is on, and the pace allows one."""
-        while True:
-            await self._wait_unpaused(renew=renew)
-            gap = self._chat_ready.get(chat_id, 0.0) - time.monotonic()
-            if gap > 0:
-                await asyncio.sleep(gap)
-            await self._pacer.wait()
-            if time.monotonic() >= self._paused_until:
-                return  # else a 429 arrived while we waited: wait it out first
-
     async def _wait_unpaused(self, *, renew: bool = True) -> None:
         """Until a 429's retry_after has passed (renewing the lock if we are the dispatcher)."""
-        while (left := self._paused_until - time.monotonic()) > 0:
+        while (left := self.lane.paused()) > 0:
             # In pieces, so a long retry_after does not let the lock expire.
             await asyncio.sleep(min(left, LOCK_TTL / 3))
             if renew:
@@ -399,16 +378,15 @@ class Deliverer:
             # A bug or the store failing: the row stays pending and is tried again later.
             log.exception("delivering outbox row %d to chat %d failed", row.id, row.chat_id)
         finally:
-            # Spacing counts from the reply, so the next request can never reach Telegram
-            # within the gap, however the network delayed this one.
-            self._chat_ready[row.chat_id] = time.monotonic() + self._gap(row.chat_id)
             self._busy.discard(row.chat_id)
             self._in_flight.discard(row.id)
             self._slots.release()
 
-    def _gap(self, chat_id: int) -> float:
-        """Seconds between two messages to this chat (negative ids: groups and channels)."""
-        return self._group_gap if chat_id < 0 else self._private_gap
+    async def _send(self, chat_id: int, **kwargs: Any) -> None:
+        """One sendMessage through the lane at alert priority; a 429 is raised to record it
+        on the row (the lane has already paused everything for its retry_after)."""
+        await self.lane.send(lambda: self.bot.send_message(chat_id=chat_id, **kwargs),
+                             chat_id=chat_id, priority=ALERT, retry_429=False)
 
     async def _attempt(self, row: OutboxRow, release: Release | None) -> None:
         """Send the row's alert, falling back as Telegram's answer says, and record it."""
@@ -421,7 +399,7 @@ class Deliverer:
         thread = row.thread_id or None
         while True:
             try:
-                await self.bot.send_message(
+                await self._send(
                     chat_id=row.chat_id, text=text, parse_mode=mode,
                     message_thread_id=thread, link_preview_options=_NO_PREVIEW)
             except RetryAfter as exc:
@@ -452,10 +430,7 @@ class Deliverer:
                                 row.id, row.chat_id, exc.message)
                     await self.store.mark_failed(row.id, f"BadRequest: {exc.message}")
                     return
-                # The refused request may have counted against the chat's limit.
-                self._chat_ready[row.chat_id] = time.monotonic() + self._gap(row.chat_id)
-                await self._wait_turn(row.chat_id)
-                continue
+                continue  # the lane spaces the next try from this refusal
             except TelegramError as exc:
                 # TimedOut and NetworkError (5xx, connection lost): it may work later.
                 # InvalidToken and Conflict land here too and use up attempts the same way.
@@ -496,11 +471,9 @@ class Deliverer:
                       if self._unmarked else "", self.settings.interval_seconds)
 
     async def _rate_limited(self, row: OutboxRow, exc: RetryAfter) -> None:
+        # The lane has paused all sending (and logged it); the row waits out the same time.
         seconds = retry_after_seconds(exc)
         self.stats.rate_limited += 1
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        log.warning("Telegram said 429 Too Many Requests: pausing all sending for %.0f s",
-                    seconds)
         await self.store.mark_retry(row.id, time.time() + seconds,
                                     f"429: retry after {seconds:g} s", count_attempt=False)
 
