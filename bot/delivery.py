@@ -39,6 +39,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot import metrics
 from bot.config import DeliverySettings
 from bot.releases import Release
 from bot.render import ELLIPSIS, MAX_MESSAGE, format_date, release_html, telegram_length
@@ -435,6 +436,7 @@ class Deliverer:
             else:
                 await self.store.mark_sent(row.id)
                 self.stats.sent += 1
+                metrics.alert_sent()
             return
 
     async def _rate_limited(self, row: OutboxRow, exc: RetryAfter) -> None:

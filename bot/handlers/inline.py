@@ -11,6 +11,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
+from bot import metrics
 from bot.handlers.common import Context
 from bot.releases import Release
 from bot.render import format_date, release_html
@@ -46,7 +47,8 @@ async def inline_query(update: Update, context: Context) -> None:
     text = query.query.strip()
     try:
         if text:
-            result = index.search(text, limit=PAGE, offset=offset)
+            with metrics.search_timer():
+                result = index.search(text, limit=PAGE, offset=offset)
             releases = [h.release for h in result.hits]
             more = offset + len(releases) < result.total
         else:
