@@ -7,12 +7,20 @@ it exactly as it would poll Telegram, and this module plays the user and prints 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import secrets
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings, SourceSettings, StorageSettings, TelegramSettings
+from bot.config import (
+    ServerSettings,
+    Settings,
+    SourceSettings,
+    StorageSettings,
+    TelegramSettings,
+)
 from bot.emulator import Emulator
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -20,6 +28,8 @@ DEMO_TOKEN = "100000001:DEMO-not-a-real-token"
 TOUR = ("/start", "/latest 3", "/search trafficking", "/search trafiking",
         "/search safety and health", "MORE")
 PROMPT = "you> "
+#: The public URL the demo bot gives setWebhook; the emulator plays the TLS proxy in front.
+DEMO_PUBLIC = "https://newsbot.example.org/"
 
 
 def demo_settings(database: Path, api_base_url: str) -> Settings:
@@ -79,7 +89,15 @@ def render_for_terminal(message: dict[str, Any]) -> str:
     return f"{text}\n     {buttons}\n" if buttons else text + "\n"
 
 
-async def run_demo(*, interactive: bool = False) -> int:
+def webhook_settings(settings: Settings) -> Settings:
+    """The demo bot in webhook mode: a real https URL and secret, listening on 127.0.0.1."""
+    telegram = dataclasses.replace(settings.telegram, webhook_url=DEMO_PUBLIC + "telegram/hook",
+                                   webhook_secret=secrets.token_urlsafe(24))
+    return dataclasses.replace(settings, telegram=telegram,
+                               server=ServerSettings(listen=("127.0.0.1", 0)))
+
+
+async def run_demo(*, interactive: bool = False, webhook: bool = False) -> int:
     from bot.app import build_application, running
 
     if not (DATA_DIR / "releases.json").is_file():
@@ -90,9 +108,19 @@ async def run_demo(*, interactive: bool = False) -> int:
         async with Emulator() as emu:
             emu.add_bot(DEMO_TOKEN, username="newsbot_demo_bot", first_name="Newsbot")
             user = emu.add_user("You", username="demo_user")
-            app = build_application(demo_settings(Path(tmp) / "demo.sqlite3", emu.base_url))
-            async with running(app):
-                print(f"Demo: the bot runs against a local Telegram emulator at {emu.base_url}\n")
+            settings = demo_settings(Path(tmp) / "demo.sqlite3", emu.base_url)
+            if webhook:
+                settings = webhook_settings(settings)
+            app = build_application(settings)
+            async with running(app) as svc:
+                print(f"Demo: the bot runs against a local Telegram emulator at {emu.base_url}")
+                if webhook:
+                    port = svc.extra["http"].port
+                    emu.route_webhook(DEMO_PUBLIC, f"http://127.0.0.1:{port}/")
+                    print(f"Webhook mode: the emulator pushes updates to "
+                          f"{settings.telegram.webhook_url} (that is, http://127.0.0.1:{port}"
+                          f"/telegram/hook); metrics at http://127.0.0.1:{port}/metrics")
+                print()
                 chat = DemoChat(emu, user)
                 if interactive:
                     await _interactive(chat)
