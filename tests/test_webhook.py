@@ -344,3 +344,23 @@ async def test_newsbot_run_listen_overrides_the_config(emulator: Emulator, tmp_p
         out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()[-2000:]
     assert SECRET not in err.decode() + out.decode()
+
+
+async def test_listen_address_in_use_fails_cleanly_and_frees_the_store(
+        emulator: Emulator, tmp_path: Path) -> None:
+    import socket
+
+    from bot.server import ListenError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = dataclasses.replace(webhook_settings(tmp_path, emulator),
+                                       server=ServerSettings(listen=("127.0.0.1", port)))
+        with pytest.raises(ListenError, match=f"cannot listen on 127.0.0.1:{port}"):
+            async with running(build_application(settings)):
+                pass
+    # Nothing was left holding the store: the next start works.
+    async with running(build_application(webhook_settings(tmp_path, emulator))) as svc:
+        assert svc.extra["http"].port > 0
