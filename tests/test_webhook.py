@@ -364,3 +364,43 @@ async def test_listen_address_in_use_fails_cleanly_and_frees_the_store(
     # Nothing was left holding the store: the next start works.
     async with running(build_application(webhook_settings(tmp_path, emulator))) as svc:
         assert svc.extra["http"].port > 0
+
+
+async def test_healthz_on_postgresql_follows_the_database(
+        emulator: Emulator, tmp_path: Path, postgres_url: str,
+        http: aiohttp.ClientSession) -> None:
+    import asyncio
+
+    import asyncpg
+
+    from tests import pg
+
+    name = postgres_url.rpartition("/")[2]
+    settings = webhook_settings(tmp_path, emulator)
+    settings = dataclasses.replace(settings, storage=dataclasses.replace(
+        settings.storage, database=postgres_url))
+    admin = await asyncpg.connect(pg.SERVER_URL)
+
+    async def status() -> int:
+        async with http.get(url) as response:
+            return response.status
+
+    try:
+        async with running(build_application(settings)) as services:
+            url = f"http://127.0.0.1:{services.extra['http'].port}/healthz"
+            assert await status() == 200
+            # The database refuses connections (as during a failover or maintenance).
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = $1", name)
+            await services.store.engine.dispose()
+            assert await status() == 503
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            for _ in range(50):  # a pooled connection that was cut fails once, then recovers
+                if await status() == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert await status() == 200
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
