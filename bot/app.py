@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,10 +25,12 @@ from telegram.ext import (
     ContextTypes,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
-from bot.config import Settings
+from bot import metrics
+from bot.config import ConfigError, Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
 from bot.handlers import admin, browse, help, inline, membership, subscriptions, topics
 from bot.handlers.common import store_failure_text
@@ -36,6 +38,7 @@ from bot.ingest import Ingestor
 from bot.lane import Lane
 from bot.poller import SourcePoller
 from bot.search import SearchIndex
+from bot.server import HttpServer
 from bot.services import Services, attach, services
 from bot.store import Store, StoreGone, StoreUnavailable
 from bot.topics import TopicMatcher
@@ -67,8 +70,9 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .base_url(settings.telegram.api_base_url)
         .base_file_url(file_url(settings.telegram.api_base_url))
         .get_updates_read_timeout(timeout + 10)
-        .read_timeout(settings.delivery.request_timeout)
-        .write_timeout(settings.delivery.request_timeout)
+        .request(metrics.InstrumentedRequest(read_timeout=settings.delivery.request_timeout,
+                                             write_timeout=settings.delivery.request_timeout,
+                                             connection_pool_size=256))
         .concurrent_updates(True)
         # Every message, replies and alerts alike, takes a slot of this one lane.
         .rate_limiter(Lane.from_settings(settings.delivery))
@@ -113,6 +117,7 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(ChatMemberHandler(membership.my_chat_member,
                                       ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
+    app.add_handler(TypeHandler(Update, metrics.count_update), group=-1)  # counts, then on
     app.add_error_handler(on_error)
 
 
@@ -139,13 +144,19 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
                   poll_interval: float = 0.0) -> AsyncIterator[Services]:
     """Start the bot: getMe, store, sources, commands, jobs, long polling; stop it on exit.
 
+    With ``[server] listen`` an HTTP listener serves /healthz and /metrics, and with
+    ``[telegram] webhook_url`` also the webhook, which then replaces long polling.
     Raises :class:`DeliveryLockHeld` when another process already delivers from this store.
     """
     settings: Settings = app.bot_data["settings"]
+    _check_listener(settings)
     svc = await open_services(settings)
     attach(app.bot_data, svc)
     poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
     deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
+    server = _http_server(app, svc)
+    active_metrics = contextlib.ExitStack()  # current in every task started below
+    active_metrics.enter_context(metrics.activate(metrics.for_app(app)))
     watchdog = asyncio.get_running_loop().create_task(_watch_store(svc), name="newsbot-store")
     try:
         await deliverer.acquire_lock()
@@ -161,14 +172,22 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
             assert app.updater is not None
             await app.start()
             try:
-                deliverer.start()
-                await app.updater.start_polling(
-                    poll_interval=poll_interval, timeout=settings.telegram.poll_timeout,
-                    allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error,
-                    bootstrap_retries=STARTUP_ATTEMPTS)
+                with metrics.alert_context():  # what the delivery loop sends are alerts
+                    deliverer.start()
+                if server is not None:
+                    await server.start()
+                if settings.telegram.webhook_url:
+                    await _retry_startup("setWebhook", lambda: _set_webhook(app, settings))
+                else:
+                    await app.updater.start_polling(
+                        poll_interval=poll_interval, timeout=settings.telegram.poll_timeout,
+                        allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error,
+                        bootstrap_retries=STARTUP_ATTEMPTS)
                 yield svc
             finally:
                 # Also reached when polling never started: stop exactly what did start.
+                if server is not None:
+                    await server.stop()
                 if app.updater.running:
                     await app.updater.stop()
                 await deliverer.stop()
@@ -178,6 +197,7 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
         await deliverer.release_lock()
         await poller.close()
         await svc.store.close()
+        active_metrics.close()
 
 
 async def _watch_store(svc: Services) -> None:
@@ -196,16 +216,50 @@ async def _initialize(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
     A refused token (401, :class:`InvalidToken`) is final and raised at once.
     """
+    await _retry_startup("getMe", app.initialize)
+
+
+async def _retry_startup(what: str, call: Callable[[], Awaitable[object]]) -> None:
+    """``call()``, retried on 5xx and timeouts (NetworkError) with waits of 1, 2, 4, 8 s."""
     for attempt in range(1, STARTUP_ATTEMPTS + 1):
         try:
-            await app.initialize()
+            await call()
             return
         except NetworkError as exc:
             if attempt == STARTUP_ATTEMPTS:
                 raise
             delay = 2.0 ** (attempt - 1)
-            log.warning("the Bot API did not answer getMe (%s); retrying in %.0f s", exc, delay)
+            log.warning("the Bot API did not answer %s (%s); retrying in %.0f s",
+                        what, exc, delay)
             await asyncio.sleep(delay)
+
+
+def _check_listener(settings: Settings) -> None:
+    if settings.telegram.webhook_url and settings.server.listen is None:
+        raise ConfigError(f"{settings.where}: [telegram] webhook_url needs [server] listen "
+                          "(or newsbot run --listen HOST:PORT) to receive the updates")
+
+
+def _http_server(app: Application[Any, Any, Any, Any, Any, Any],
+                 svc: Services) -> HttpServer | None:
+    """The listener of ``[server] listen``, kept in ``svc.extra["http"]``; None without one."""
+    settings = svc.settings
+    if settings.server.listen is None:
+        return None
+    host, port = settings.server.listen
+    server = HttpServer(app, svc.store, host, port, webhook_url=settings.telegram.webhook_url,
+                        secret=settings.telegram.webhook_secret)
+    svc.extra["http"] = server
+    return server
+
+
+async def _set_webhook(app: Application[Any, Any, Any, Any, Any, Any],
+                       settings: Settings) -> None:
+    """Tell Telegram where to push updates; every process behind the proxy sets the same."""
+    await app.bot.set_webhook(url=settings.telegram.webhook_url,
+                              secret_token=settings.telegram.webhook_secret,
+                              allowed_updates=ALLOWED_UPDATES)
+    log.info("webhook set: Telegram pushes updates to %s", settings.telegram.webhook_url)
 
 
 async def _register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

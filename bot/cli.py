@@ -18,7 +18,7 @@ from pathlib import Path
 
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
-from bot.config import TOKEN_ENV, ConfigError, Settings, load_settings
+from bot.config import TOKEN_ENV, ConfigError, Settings, load_settings, with_listen
 from bot.delivery import DeliveryLockHeld
 from bot.logsetup import configure_logging, redact
 from bot.numbers import parse_count
@@ -90,7 +90,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
         return p
 
-    run = with_config(sub.add_parser("run", help="run the bot (long polling)"))
+    run = with_config(sub.add_parser("run", help="run the bot (long polling or webhook)"))
+    run.add_argument("--listen", metavar="HOST:PORT",
+                     help="serve the webhook, /healthz and /metrics here (overrides "
+                          "[server] listen)")
     run.set_defaults(handler=cmd_run)
 
     imp = with_config(sub.add_parser("import", help="import release files into the store"))
@@ -108,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="talk to the bot through a local Telegram emulator")
     demo.add_argument("--interactive", action="store_true", help="type the messages yourself")
+    demo.add_argument("--webhook", action="store_true",
+                      help="receive updates by webhook (pushed) instead of long polling")
     demo.add_argument("-v", "--verbose", action="store_true", help="show the bot's logs")
     demo.set_defaults(handler=cmd_demo)
     return parser
@@ -123,13 +128,17 @@ def _positive_int(text: str) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    if args.listen is not None:
+        settings = with_listen(settings, args.listen)
     token = settings.require_token()
-    configure_logging(args.verbose, secrets=[token])
+    secret = settings.telegram.webhook_secret  # a very short one would blank common letters
+    configure_logging(args.verbose, secrets=[token, secret if len(secret) >= 8 else ""])
     return asyncio.run(_run(settings))
 
 
 async def _run(settings: Settings) -> int:
     from bot.app import build_application, running
+    from bot.server import ListenError
 
     app = build_application(settings)
     stop = asyncio.Event()
@@ -147,6 +156,8 @@ async def _run(settings: Settings) -> int:
             if svc.store.gone:
                 raise CliError(svc.store.gone)
             log.info("stopping")
+    except ListenError as exc:
+        raise CliError(f"{exc} ([server] listen or --listen)") from None
     except InvalidToken as exc:
         raise CliError(_refused(settings, exc)) from None
     except NetworkError as exc:
@@ -262,7 +273,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     configure_logging(args.verbose, level=logging.ERROR)
-    return asyncio.run(run_demo(interactive=args.interactive))
+    return asyncio.run(run_demo(interactive=args.interactive, webhook=args.webhook))
 
 
 if __name__ == "__main__":

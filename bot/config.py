@@ -8,10 +8,12 @@ paths resolve against the current folder; with a file they resolve against its f
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -31,6 +33,10 @@ class TelegramSettings:
     token: str | None = None
     api_base_url: str = DEFAULT_API_BASE_URL
     poll_timeout: int = 30
+    #: Public HTTPS URL Telegram pushes updates to; empty means long polling.
+    webhook_url: str = ""
+    #: Sent back by Telegram in X-Telegram-Bot-Api-Secret-Token; required with webhook_url.
+    webhook_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,13 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """The HTTP listener (webhook, /healthz, /metrics); ``listen`` None means none."""
+
+    listen: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bot reads from its config; build it with :func:`load_settings`."""
 
@@ -85,6 +98,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     sources: SourceSettings = field(default_factory=SourceSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
     topics_file: Path = Path("data/topics.toml")
 
     @property
@@ -133,7 +147,8 @@ class _Reader:
     """Typed access to the raw TOML tables, raising errors that name file and key."""
 
     _KNOWN: ClassVar[dict[str, set[str]]] = {
-        "telegram": {"token", "api_base_url", "poll_timeout"},
+        "telegram": {"token", "api_base_url", "poll_timeout", "webhook_url", "webhook_secret"},
+        "server": {"listen"},
         "bot": {"admins", "page_size", "max_subscriptions_per_chat"},
         "storage": {"database"},
         "sources": {"files", "feeds", "poll_seconds", "feed_timeout", "max_file_bytes"},
@@ -204,12 +219,15 @@ class _Reader:
             if not feed.startswith(("http://", "https://")):
                 raise ConfigError(f"{self.where}: [sources] feeds: not an http(s) URL: {feed!r}")
         d = DeliverySettings()
+        webhook_url, webhook_secret = self.webhook()
         return Settings(
             path=file,
             telegram=TelegramSettings(
                 token=token.strip() if token else None,
                 api_base_url=api,
                 poll_timeout=self._number("telegram", "poll_timeout", 30, integer=True),
+                webhook_url=webhook_url,
+                webhook_secret=webhook_secret,
             ),
             bot=BotSettings(
                 admins=tuple(admins),
@@ -241,8 +259,83 @@ class _Reader:
                 request_timeout=self._number("delivery", "request_timeout", d.request_timeout),
             ),
             topics_file=self._path(self._get("search", "topics_file", str, "data/topics.toml")),
+            server=self.server(),
         )
+
+    def webhook(self) -> tuple[str, str]:
+        """``[telegram] webhook_url`` and ``webhook_secret``, checked as Telegram checks them."""
+        url = self._get("telegram", "webhook_url", str, "").strip()
+        secret = self._get("telegram", "webhook_secret", str, "")
+        try:
+            check_webhook(url, secret)
+        except ValueError as exc:
+            raise ConfigError(f"{self.where}: [telegram] {exc}") from None
+        return url, secret
+
+    def server(self) -> ServerSettings:
+        text = self._get("server", "listen", str, "").strip()
+        try:
+            return ServerSettings(listen=parse_listen(text) if text else None)
+        except ValueError as exc:
+            raise ConfigError(f"{self.where}: [server] listen: {exc}") from None
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
+
+
+#: Paths the listener answers itself (see bot/server.py).
+RESERVED_PATHS = frozenset({"/healthz", "/metrics"})
+
+#: What Telegram accepts as a webhook secret_token: 1-256 of A-Z, a-z, 0-9, _ and -.
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def check_webhook(url: str, secret: str) -> None:
+    """Raise ``ValueError`` (naming the key) unless ``url``/``secret`` are usable together.
+
+    Telegram only pushes to HTTPS URLs, and the secret is what tells Telegram's requests
+    from anybody else's, so a webhook without one is refused.
+    """
+    if not url:
+        if secret:
+            raise ValueError("webhook_secret: set webhook_url too (or remove the secret)")
+        return
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"webhook_url: Telegram requires an https:// URL, got {url!r}")
+    if webhook_path(url) in RESERVED_PATHS:
+        raise ValueError(f"webhook_url: the path {webhook_path(url)} is taken by the server's "
+                         "own endpoint; use another, e.g. /telegram/hook")
+    if not secret:
+        raise ValueError("webhook_secret: required with webhook_url (1-256 characters of "
+                         "A-Z, a-z, 0-9, _ and -)")
+    if not _SECRET.fullmatch(secret):
+        raise ValueError("webhook_secret: must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                         f"(got {len(secret)} characters)")
+
+
+def webhook_path(url: str) -> str:
+    """The path the listener serves the webhook on: the path of the public URL."""
+    return urlsplit(url).path or "/"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` (``"[::1]:8080"`` for IPv6) as ``(host, port)``; ``ValueError`` if not."""
+    host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:8080, got {text!r}")
+    if any(c.isspace() for c in host) or ("/" in host):
+        raise ValueError(f"not a host name or address: {host!r}")
+    return host, int(port)
+
+
+def with_listen(settings: Settings, text: str) -> Settings:
+    """``settings`` listening on ``text`` (``newsbot run --listen``); ConfigError if bad."""
+    try:
+        listen = parse_listen(text)
+    except ValueError as exc:
+        raise ConfigError(f"--listen: {exc}") from None
+    return replace(settings, server=ServerSettings(listen=listen))

@@ -42,6 +42,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot import metrics
 from bot.config import DeliverySettings
 from bot.lane import ALERT, Lane, retry_after_seconds
 from bot.releases import Release
@@ -438,6 +439,7 @@ class Deliverer:
             else:
                 self.stats.sent += 1
                 await self._mark_sent(row)
+                metrics.alert_sent()
             return
 
     # -- bookkeeping after a send ---------------------------------------------------------------

@@ -11,8 +11,10 @@ only read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -22,7 +24,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings, SourceSettings, StorageSettings, TelegramSettings
+from bot.config import (
+    ServerSettings,
+    Settings,
+    SourceSettings,
+    StorageSettings,
+    TelegramSettings,
+)
 from bot.emulator import Emulator
 from bot.store import Store
 
@@ -54,6 +62,8 @@ TOUR: tuple[tuple[str, str], ...] = (
 
 CLOSING = ("To run it for real: get a bot token from @BotFather in Telegram (/newbot), then\n"
            "  TELEGRAM_BOT_TOKEN=... newsbot run")
+#: The public URL the demo bot gives setWebhook; the emulator plays the TLS proxy in front.
+DEMO_PUBLIC = "https://newsbot.example.org/"
 
 
 def demo_settings(database: Path, api_base_url: str, releases: Path) -> Settings:
@@ -290,7 +300,15 @@ def render_edit(message: dict[str, Any], who: str, old_text: str | None, *,
                       *(pad + line for line in keys)]) + "\n"
 
 
-async def run_demo(*, interactive: bool = False) -> int:
+def webhook_settings(settings: Settings) -> Settings:
+    """The demo bot in webhook mode: a real https URL and secret, listening on 127.0.0.1."""
+    telegram = dataclasses.replace(settings.telegram, webhook_url=DEMO_PUBLIC + "telegram/hook",
+                                   webhook_secret=secrets.token_urlsafe(24))
+    return dataclasses.replace(settings, telegram=telegram,
+                               server=ServerSettings(listen=("127.0.0.1", 0)))
+
+
+async def run_demo(*, interactive: bool = False, webhook: bool = False) -> int:
     from bot.app import build_application, running
 
     source = DATA_DIR / "releases.json"
@@ -304,11 +322,20 @@ async def run_demo(*, interactive: bool = False) -> int:
         async with Emulator() as emu:
             emu.add_bot(DEMO_TOKEN, username="newsbot_demo_bot", first_name="Newsbot")
             user = emu.add_user("You", username="demo_user")
-            app = build_application(demo_settings(Path(tmp) / "demo.sqlite3", emu.base_url,
-                                                  releases))
+            settings = demo_settings(Path(tmp) / "demo.sqlite3", emu.base_url, releases)
+            if webhook:
+                settings = webhook_settings(settings)
+            app = build_application(settings)
             async with running(app) as svc:
                 print(f"Demo: the real bot runs against a local Telegram emulator at "
-                      f"{emu.base_url} (no token, no network).\n")
+                      f"{emu.base_url} (no token, no network).")
+                if webhook:
+                    port = svc.extra["http"].port
+                    emu.route_webhook(DEMO_PUBLIC, f"http://127.0.0.1:{port}/")
+                    print(f"Webhook mode: the emulator pushes updates to "
+                          f"{settings.telegram.webhook_url} (that is, http://127.0.0.1:{port}"
+                          f"/telegram/hook); metrics at http://127.0.0.1:{port}/metrics")
+                print()
                 chat = DemoChat(emu, user, numbered=interactive, releases=releases, app=app,
                                 store=svc.store)
                 if interactive:

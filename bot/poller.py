@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from bot import metrics
 from bot.config import SourceSettings
 from bot.ingest import Ingestor
 from bot.releases import Release
@@ -198,6 +199,7 @@ class SourcePoller:
 
     async def _failed(self, state: SourceState, now: float, error: str) -> None:
         failures = state.failures + 1
+        metrics.source_error(state.name)
         delay = backoff_seconds(failures, self.settings.poll_seconds)
         log.error("source %s failed (attempt %d, next try in %.0f s): %s",
                   state.name, failures, delay, error)

@@ -846,6 +846,23 @@ class Store:
         return {"releases": int(releases), "chats": chats, "subscriptions": subs,
                 "outbox": outbox}
 
+    async def ping(self) -> None:
+        """One trivial query: raises when the database does not answer (for /healthz)."""
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.select(1))
+
+    async def outbox_backlog(self) -> tuple[int, float | None]:
+        """Pending outbox rows and the creation time of the oldest (None when none).
+
+        One pass over the pending rows through the ``(status, next_attempt_at)`` index, so
+        it costs what is pending, not the outbox's whole history (for /metrics).
+        """
+        query = (sa.select(sa.func.count(), sa.func.min(outbox_table.c.created_at))
+                 .where(outbox_table.c.status == PENDING))
+        async with self.engine.connect() as conn:
+            count, oldest = (await conn.execute(query)).one()
+        return int(count or 0), (float(oldest) if oldest is not None else None)
+
 
 async def _update_or_insert(conn: AsyncConnection, table: sa.Table, where: Any,
                             values: dict[str, Any], key: dict[str, Any]) -> None:

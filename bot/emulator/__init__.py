@@ -20,8 +20,12 @@ Choices worth knowing (each explained where it is made):
   (list its id in ``add_channel(admins=...)``, or use ``set_member``/``set_bot_status``).
 * ``requests`` logs each call when it arrives (status ``PENDING`` = 0 until answered, 499 if the
   client hung up first, as PTB does with its pending long poll when stopping).
-* Updates from simulated users go to the first bot added. Privacy mode, webhooks delivery, files
-  and auto-detected entities in *bot* messages are not emulated.
+* Webhooks: while a bot has one, its updates are POSTed to it one at a time, in order, with the
+  secret header, retried with backoff (``last_error_message`` in getWebhookInfo), and
+  getUpdates answers 409. ``route_webhook(public, local)`` plays the TLS reverse proxy, so the
+  bot keeps an https URL while listening on 127.0.0.1; see ``webhooks.py``.
+* Updates from simulated users go to the first bot added. Privacy mode, files and
+  auto-detected entities in *bot* messages are not emulated.
 """
 
 from bot.emulator.errors import ApiError

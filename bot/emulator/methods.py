@@ -61,6 +61,8 @@ _CONFLICT_WEBHOOK = (
     "use deleteWebhook to delete the webhook first"
 )
 
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
 _METHODS: dict[str, tuple[str, Method]] = {}
 
 
@@ -411,6 +413,8 @@ class BotApi:
         while True:
             if bot.poll_generation != generation:
                 raise ApiError(409, _CONFLICT_POLL)
+            if bot.webhook_url:
+                raise ApiError(409, _CONFLICT_WEBHOOK)
             # Types outside allowed_updates are never delivered: drop them from the queue.
             bot.updates = [u for u in bot.updates if bot.allows(_update_kind(u))]
             remaining = deadline - loop_time()
@@ -420,31 +424,60 @@ class BotApi:
 
     @api_method("setWebhook")
     def set_webhook(self, bot: BotState, params: JSON) -> bool:
-        """Remember a webhook URL (updates are not pushed to it; getUpdates then answers 409)."""
+        """Set (or with an empty url remove) the webhook; updates are then pushed to it, one
+        at a time and in order (see ``webhooks.py``), and getUpdates answers 409."""
         url = _get_str(params, "url") or ""
         if url and not url.startswith("https://"):
             raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        bot.webhook_url = url
+        secret = _get_str(params, "secret_token") or ""
+        if secret and not _SECRET_TOKEN.fullmatch(secret):
+            raise bad_request("secret token contains unallowed characters"
+                              if len(secret) <= 256 else "secret token is too long")
+        max_connections = _get_int(params, "max_connections")
+        if max_connections is not None and not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: invalid max_connections specified")
+        allowed = _get_json(params, "allowed_updates", "allowed updates")
+        if allowed is not None:
+            if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+                raise bad_request("can't parse allowed updates JSON object")
+            bot.allowed_updates = list(allowed)  # else the previous setting stays, as on Telegram
+        if url != bot.webhook_url:
+            bot.webhook_last_error, bot.webhook_last_error_date = "", 0
+        bot.webhook_url, bot.webhook_secret = url, secret if url else ""
+        if max_connections is not None:
+            bot.webhook_max_connections = max_connections
         if _get_bool(params, "drop_pending_updates"):
             bot.updates.clear()
+        self.world.notify()  # a long poll still open ends with 409, pushes begin
         return True
 
     @api_method("deleteWebhook")
     def delete_webhook(self, bot: BotState, params: JSON) -> bool:
         """Forget the webhook; optionally drop pending updates."""
-        bot.webhook_url = ""
+        bot.webhook_url = bot.webhook_secret = bot.webhook_last_error = ""
+        bot.webhook_last_error_date = 0
         if _get_bool(params, "drop_pending_updates"):
             bot.updates.clear()
+        self.world.notify()
         return True
 
     @api_method("getWebhookInfo")
     def get_webhook_info(self, bot: BotState, params: JSON) -> JSON:
         """The WebhookInfo object."""
-        return {
+        bot.updates = [u for u in bot.updates if bot.allows(_update_kind(u))]
+        info: JSON = {
             "url": bot.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(bot.updates),
         }
+        if bot.webhook_url:
+            info["max_connections"] = bot.webhook_max_connections
+            if bot.allowed_updates is not None:
+                info["allowed_updates"] = list(bot.allowed_updates)
+        if bot.webhook_last_error:
+            info["last_error_date"] = bot.webhook_last_error_date
+            info["last_error_message"] = bot.webhook_last_error
+        return info
 
     # -- the bot itself --------------------------------------------------------------------
 

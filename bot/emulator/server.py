@@ -22,6 +22,7 @@ from bot.emulator.faults import FaultInjector
 from bot.emulator.limits import FloodLimits
 from bot.emulator.methods import BotApi, EmulatorStats
 from bot.emulator.state import World
+from bot.emulator.webhooks import PushRecord, WebhookPusher
 
 __all__ = ["ABANDONED", "PENDING", "Emulator", "RequestRecord"]
 
@@ -90,6 +91,7 @@ class Emulator(World):
         self.faults = FaultInjector()
         self.stats = EmulatorStats()
         self._api = BotApi(self, limits, self.stats)
+        self.webhooks = WebhookPusher(self)
         self._runner: web.AppRunner | None = None
         self._stop_event = asyncio.Event()
 
@@ -109,6 +111,18 @@ class Emulator(World):
         if self._runner is None:
             raise RuntimeError("the emulator is not running: call start() first")
         return f"http://{self.host}:{self.port}"
+
+    def route_webhook(self, public_prefix: str, local_prefix: str) -> None:
+        """Play the TLS reverse proxy: pushes to ``public_prefix...`` go to ``local_prefix...``.
+
+        E.g. ``route_webhook("https://bot.example.org/", "http://127.0.0.1:8080/")``.
+        """
+        self.webhooks.route(public_prefix, local_prefix)
+
+    @property
+    def webhook_pushes(self) -> list[PushRecord]:
+        """Every POST of an update to a webhook so far, confirmed or not."""
+        return self.webhooks.pushes
 
     @property
     def count_429(self) -> int:
@@ -135,6 +149,7 @@ class Emulator(World):
             raise
         self.port = int(runner.addresses[0][1])
         self._runner = runner
+        self.webhooks.start()
 
     async def stop(self) -> None:
         """Answer pending long polls at once and close the server."""
@@ -144,6 +159,7 @@ class Emulator(World):
         self._stop_event.set()
         self.notify()
         runner, self._runner = self._runner, None
+        await self.webhooks.stop()
         await runner.cleanup()
 
     async def __aenter__(self) -> Emulator:

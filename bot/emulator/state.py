@@ -166,6 +166,10 @@ class BotState:
     commands: dict[tuple[str, str], list[JSON]] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)  # description, short_description, name
     webhook_url: str = ""
+    webhook_secret: str = ""  # sent back in X-Telegram-Bot-Api-Secret-Token
+    webhook_max_connections: int = 40
+    webhook_last_error: str = ""  # getWebhookInfo's last_error_message
+    webhook_last_error_date: int = 0
 
     @property
     def id(self) -> int:

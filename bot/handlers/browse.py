@@ -8,7 +8,7 @@ from html import escape
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot import numbers
+from bot import metrics, numbers
 from bot.handlers.common import (
     Context,
     answer_button,
@@ -93,7 +93,8 @@ async def send_results_page(update: Update, context: Context, query: str, offset
     svc = services(context)
     size = svc.settings.bot.page_size
     try:
-        result = svc.index.search(query, limit=size, offset=offset)
+        with metrics.search_timer():
+            result = svc.index.search(query, limit=size, offset=offset)
     except QueryError as exc:
         await reply(update, f"{escape(str(exc))}\n{SEARCH_USAGE}")
         return

@@ -11,7 +11,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot import numbers
+from bot import metrics, numbers
 from bot.handlers.browse import MAX_OFFSET
 from bot.handlers.common import Context, answers_query
 from bot.releases import Release, release_key
@@ -55,7 +55,8 @@ async def inline_query(update: Update, context: Context) -> None:
     text = query.query.strip()
     try:
         if text:
-            result = index.search(text, limit=PAGE, offset=offset)
+            with metrics.search_timer():
+                result = index.search(text, limit=PAGE, offset=offset)
             releases = [h.release for h in result.hits]
             more = offset + len(releases) < result.total
         else:
