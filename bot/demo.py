@@ -40,8 +40,9 @@ PROMPT = "you> "
 CHANNEL_USERNAME = "demo_newsroom"
 #: How long the demo waits for the bot before saying it did not answer.
 ANSWER_TIMEOUT = 10.0
-#: The bot has answered once nothing changed for this long (a reply may be several messages).
-QUIET_SECONDS = 0.3
+#: The bot has answered once nothing changed for this long: a reply may be several messages,
+#: and the outgoing lane spaces messages to one private chat a second apart.
+QUIET_SECONDS = 1.3
 
 #: The scripted tour: ("say", text) types a message, ("press", label) taps the newest button
 #: whose label starts with it, ("channel", "") creates the user's channel, ("release", "")
