@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from bot.text.languages import LANGUAGES, language_of
+
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -55,6 +57,8 @@ class SourceSettings:
     feeds: tuple[str, ...] = ()
     poll_seconds: float = 60.0
     feed_timeout: float = 20.0
+    #: The language (en, fr, es) of releases whose source does not say theirs.
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ class _Reader:
         "telegram": {"token", "api_base_url", "poll_timeout"},
         "bot": {"admins", "page_size", "max_subscriptions_per_chat"},
         "storage": {"database"},
-        "sources": {"files", "feeds", "poll_seconds", "feed_timeout"},
+        "sources": {"files", "feeds", "poll_seconds", "feed_timeout", "language"},
         "delivery": {"messages_per_second", "per_chat_per_second", "per_group_per_minute",
                      "interval_seconds", "max_attempts", "backoff_seconds", "request_timeout"},
         "search": {"topics_file"},
@@ -196,6 +200,10 @@ class _Reader:
         for feed in feeds:
             if not feed.startswith(("http://", "https://")):
                 raise ConfigError(f"{self.where}: [sources] feeds: not an http(s) URL: {feed!r}")
+        source_language = self._get("sources", "language", str, "en")
+        if language_of(source_language) != source_language.strip().lower():
+            raise ConfigError(f"{self.where}: [sources] language: expected one of "
+                              f"{', '.join(LANGUAGES)}, got {source_language!r}")
         d = DeliverySettings()
         return Settings(
             path=file,
@@ -217,6 +225,7 @@ class _Reader:
                 feeds=tuple(feeds),
                 poll_seconds=self._number("sources", "poll_seconds", 60.0),
                 feed_timeout=self._number("sources", "feed_timeout", 20.0),
+                language=source_language.strip().lower(),
             ),
             delivery=DeliverySettings(
                 messages_per_second=self._number(

@@ -86,7 +86,7 @@ class SourcePoller:
             await self.store.save_source_state(replace(state, last_poll_at=now))
             return
         try:
-            releases = await asyncio.to_thread(load_file, path)
+            releases = await asyncio.to_thread(load_file, path, self.settings.language)
         except SourceError as exc:
             await self._failed(state, now, str(exc))
             return
@@ -106,7 +106,8 @@ class SourcePoller:
             return  # backing off after failures
         try:
             fetched = await fetch_feed(self._http(), url, state.etag, state.last_modified,
-                                       timeout=self.settings.feed_timeout)
+                                       timeout=self.settings.feed_timeout,
+                                       language=self.settings.language)
         except SourceError as exc:
             await self._failed(state, now, str(exc))
             return

@@ -15,6 +15,9 @@ import pytest
 
 import bot.topics as topics_module
 from bot.releases import Release, make_id
+from bot.text import match_key as stem
+from bot.text import tokenize as words
+from bot.text import typo_distance
 from bot.topics import (
     ALL,
     MAX_TOPIC_CHARS,
@@ -24,7 +27,6 @@ from bot.topics import (
     TopicError,
     TopicMatcher,
 )
-from bot.topicwords import stem, typo_distance, words
 
 ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY_FILE = ROOT / "data" / "topics.toml"

@@ -11,8 +11,9 @@ from bot.sources.errors import SourceError
 from bot.sources.feeds import parse_feed
 from bot.sources.jsonfile import parse_json_array, parse_json_lines
 from bot.sources.listing import parse_listing
+from bot.text.languages import DEFAULT_LANGUAGE
 
-_TextParser = Callable[[str, str], list[Release]]
+_TextParser = Callable[[str, str, str], list[Release]]
 
 _BY_EXTENSION: dict[str, _TextParser] = {
     ".json": parse_json_array,
@@ -22,13 +23,15 @@ _BY_EXTENSION: dict[str, _TextParser] = {
 _FEED_EXTENSIONS = frozenset({".xml", ".rss", ".atom"})
 
 
-def load_file(path: str | os.PathLike[str]) -> list[Release]:
+def load_file(path: str | os.PathLike[str], language: str = DEFAULT_LANGUAGE) -> list[Release]:
     """Every release in a file, or :class:`SourceError` naming the file, the entry and the problem.
 
     Formats: ``.json`` (JSON array of objects), ``.jsonl``/``.ndjson`` (JSON Lines),
     ``.xml``/``.rss``/``.atom`` (RSS 2.0 or Atom); any other name is sniffed from its first
     character (``<`` feed, ``[`` JSON array, ``{`` JSON Lines) and otherwise read as the seed's
-    plain-text listing. All-or-nothing: one bad entry or a duplicate id rejects the whole file,
+    plain-text listing. ``language`` is the source's default for releases that do not name
+    theirs (a record's ``language``, an id suffix, a feed's ``<language>``).
+    All-or-nothing: one bad entry or a duplicate id rejects the whole file,
     feed files included (unlike fetched feeds, which skip bad items).
     """
     name = os.fspath(path)
@@ -39,15 +42,15 @@ def load_file(path: str | os.PathLike[str]) -> list[Release]:
 
     suffix = Path(name).suffix.lower()
     if suffix in _FEED_EXTENSIONS:
-        return parse_feed(data, name, strict=True)
+        return parse_feed(data, name, strict=True, language=language)
     text = _decode(data, name)
     parser = _BY_EXTENSION.get(suffix)
     if parser is None:
         first = text.lstrip("\ufeff \t\r\n")[:1]
         if first == "<":
-            return parse_feed(data, name, strict=True)
+            return parse_feed(data, name, strict=True, language=language)
         parser = {"[": parse_json_array, "{": parse_json_lines}.get(first, parse_listing)
-    return parser(text, name)
+    return parser(text, name, language)
 
 
 def _decode(data: bytes, name: str) -> str:
