@@ -250,8 +250,8 @@ class TopicMatcher:
         self._entries: tuple[TaxonomyEntry, ...] = tuple(taxonomy)
         # content stems of a term -> entry index; the way topic text finds its entry.
         self._lookup: dict[tuple[str, ...], int] = {}
-        # every term as (folded text, content seq, entry index), for typo-tolerant lookup.
-        self._terms: list[tuple[str, _Seq, int]] = []
+        # every term as (folded text, language, content seq, entry index), for typo lookup.
+        self._terms: list[tuple[str, str, _Seq, int]] = []
         alternatives: list[list[_Alt]] = []
         for index, entry in enumerate(self._entries):
             alts: list[_Alt] = []
@@ -270,7 +270,7 @@ class TopicMatcher:
                     alts.append((lang, seq))
                 # Every spelling is kept for typo lookup: "minres" is closer to "mines" than
                 # to "mine", which stands for it in ``alts``.
-                self._terms.append((" ".join(words(term)), seq, index))
+                self._terms.append((" ".join(words(term)), lang, seq, index))
             # Single words first: they are the cheapest test and the likeliest to hit.
             alternatives.append(sorted(alts, key=lambda alt: len(alt[1])))
         self._alternatives = tuple(tuple(a) for a in alternatives)
@@ -427,9 +427,10 @@ class TopicMatcher:
         text = " ".join(tokens)
         if self._entry_of(text) is not None:
             return text
-        seq = _content(text)
+        typed = {lang: _content(text, lang) for lang in LANGUAGES}
         best: tuple[int, str] | None = None
-        for text, term_seq, _ in self._terms:
+        for text, lang, term_seq, _ in self._terms:
+            seq = typed[lang]
             if len(term_seq) != len(seq):
                 continue
             total = 0

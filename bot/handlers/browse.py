@@ -8,7 +8,13 @@ from html import escape
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.handlers.common import Context, answer_button, command_argument, reply
+from bot.handlers.common import (
+    Context,
+    answer_button,
+    command_argument,
+    reader_language,
+    reply,
+)
 from bot.render import more_button, quote, release_list_html
 from bot.search import QueryError
 from bot.services import services
@@ -84,7 +90,8 @@ async def send_results_page(update: Update, context: Context, query: str, offset
     svc = services(context)
     size = svc.settings.bot.page_size
     try:
-        result = svc.index.search(query, limit=size, offset=offset)
+        result = svc.index.search(query, limit=size, offset=offset,
+                                  language=reader_language(update))
     except QueryError as exc:
         await reply(update, f"{escape(str(exc))}\n{SEARCH_USAGE}")
         return

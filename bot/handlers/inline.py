@@ -11,7 +11,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot.handlers.common import Context
+from bot.handlers.common import Context, reader_language
 from bot.releases import Release
 from bot.render import format_date, release_html
 from bot.search import QueryError
@@ -46,7 +46,8 @@ async def inline_query(update: Update, context: Context) -> None:
     text = query.query.strip()
     try:
         if text:
-            result = index.search(text, limit=PAGE, offset=offset)
+            result = index.search(text, limit=PAGE, offset=offset,
+                                  language=reader_language(update))
             releases = [h.release for h in result.hits]
             more = offset + len(releases) < result.total
         else:
