@@ -50,7 +50,7 @@ import threading
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress, islice, pairwise, product, repeat
@@ -100,6 +100,9 @@ _FAMILY_OF_FUZZY = 0.85
 _MAX_PREFIX_TERMS = 12
 _MAX_FUZZY_TERMS = 8
 _MAX_PHRASE_PATTERNS = 64
+# A release found only through a taxonomy synonym of a query term scores like a prefix match
+# in a summary: below every release that has the term itself.
+_SYNONYM_WEIGHT = _PREFIX * _FIELD_WEIGHT[_SUMMARY]
 # Full score, before dividing by 10 for Hit.score: 1000 keeps integer rounding invisible.
 _SCALE = 1000
 # Roots in at least this many releases get "pair" posting lists with each other (the releases
@@ -444,7 +447,15 @@ class SearchIndex:
     query language.
     """
 
-    def __init__(self, releases: Iterable[Release] = ()) -> None:
+    def __init__(
+        self,
+        releases: Iterable[Release] = (),
+        synonyms: Callable[[str], Sequence[str]] | None = None,
+    ) -> None:
+        """``synonyms`` maps a query term (a word, or all of a query's words) to the terms it
+        stands for (the topic taxonomy's, :meth:`bot.topics.TopicMatcher.synonyms`): releases
+        with any of them match too, ranked below releases with the term itself."""
+        self._synonyms = synonyms
         self._lock = threading.Lock()
         # Per slot (a release's internal number; never reused, so bitsets stay valid).
         self._releases: list[Release | None] = []
@@ -824,15 +835,28 @@ class SearchIndex:
         matched: dict[str, _TermMatch] = {}
         for term in parsed.terms():
             matched[term] = self._match_term(term)
-        terms = list(matched.values())
         phrases = [
             [matched.get(w) or self._match_term(w, for_phrase=True) for w in phrase]
             for phrase in parsed.phrases
         ]
+        # A query that names a taxonomy entry as a whole ("child labour", "travail des
+        # enfants") also finds the entry's other terms, as the topic would.
+        whole = self._synonym_match(" ".join(parsed.words)) if len(parsed.words) > 1 else None
+        if self._synonyms is not None:
+            for term, match in matched.items():
+                extra = self._synonym_match(term)
+                if extra is not None:
+                    matched[term] = _TermMatch(
+                        [*match.weighted, *extra.weighted], match.matches | extra.matches,
+                        match.roots, match.keys)
+        terms = list(matched.values())
         candidates = allowed
         for match in terms:
             candidates &= match.matches
         candidates = self._apply_phrases(candidates, phrases)
+        if whole is not None:
+            candidates |= allowed & whole.matches
+            terms.append(whole)
         partial = False
         if not candidates and len(terms) > 1:
             # Nothing has every word: fall back to releases with some of them (ranked lower,
@@ -851,6 +875,26 @@ class SearchIndex:
         planes.insert(0, self._bits_of(("lang", prefer)) & candidates)
         ranked = self._rank(planes, candidates, n, parsed.before)
         return [(score >> 1, slot) for score, slot in ranked], candidates.bit_count(), partial
+
+    def _synonym_match(self, text: str) -> _TermMatch | None:
+        """The releases with any taxonomy synonym of ``text`` (words exactly in any language,
+        phrases adjacent), scored at :data:`_SYNONYM_WEIGHT`; None when it names no entry."""
+        if self._synonyms is None or not text:
+            return None
+        alternatives = self._synonyms(text)
+        if not alternatives:
+            return None
+        bits = 0
+        for alternative in alternatives:
+            words = list(_words_of(alternative))
+            if len(words) == 1:
+                for lang in self._query_languages():
+                    bits |= self._exact_bits(stem(words[0], lang))
+            elif words:
+                phrase = [self._match_term(w, for_phrase=True) for w in words]
+                bits |= self._apply_phrases(self._live, [phrase])
+        bits &= self._live
+        return _TermMatch([(_SYNONYM_WEIGHT, bits)], bits, set(), [])
 
     def _query_languages(self) -> list[str]:
         """The languages a query word is stemmed in: English, and those the index holds."""
