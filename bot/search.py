@@ -72,6 +72,7 @@ from bot.text import (
     root,
     split_words,
     stem,
+    stemmer,
 )
 
 __all__ = ["CHUNK_SIZE", "Hit", "QueryError", "SearchIndex", "SearchResult"]
@@ -271,9 +272,10 @@ def _field_terms(words: list[str], sequence: list[str] | None, lang: str) -> dic
     """
     found: dict[str, int] = {}
     stopwords = STOPWORDS[lang]
+    stem_of = stemmer(lang)
     for word in words:
         if "-" not in word:
-            term = stem(word, lang)
+            term = stem_of(word)
             if sequence is not None:
                 sequence.append(term)
             if term not in stopwords:
@@ -281,13 +283,13 @@ def _field_terms(words: list[str], sequence: list[str] | None, lang: str) -> dic
             continue
         parts = word.split("-")
         for part in parts:
-            term = stem(part, lang)
+            term = stem_of(part)
             if sequence is not None:
                 sequence.append(term)
             if term not in stopwords and term:
                 found.setdefault(term, 2)
         # The joined form too, so "innermongolia" or "lowcost" find it.
-        found[stem("".join(parts), lang)] = 0
+        found[stem_of("".join(parts))] = 0
     return found
 
 

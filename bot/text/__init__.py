@@ -13,7 +13,7 @@ The pipeline a text goes through, in both the search index and topic matching:
 
 from bot.text.countries import COUNTRIES, COUNTRY_NAMES, countries_in, country_of, find_countries
 from bot.text.languages import DEFAULT_LANGUAGE, LANGUAGES, language_of
-from bot.text.stem import match_key, root, stem
+from bot.text.stem import match_key, root, stem, stemmer
 from bot.text.stopwords import ANY_STOPWORDS, STOPWORDS, is_stopword
 from bot.text.typos import typo_budget, typo_distance
 from bot.text.words import fold, split_words, tokenize
@@ -35,6 +35,7 @@ __all__ = [
     "root",
     "split_words",
     "stem",
+    "stemmer",
     "tokenize",
     "typo_budget",
     "typo_distance",

@@ -16,6 +16,7 @@ Words are folded first, so accents never matter (``securite`` = ``sécurité``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import snowballstemmer
 
@@ -39,20 +40,45 @@ _STRICT_SUFFIXES = (("ing", ""), ("ed", ""), ("er", ""))
 _KEEP_DOUBLE = frozenset("lsz")
 
 
-@functools.lru_cache(maxsize=1 << 17)
 def stem(word: str, lang: str = "en") -> str:
     """The light stem of a folded word in ``lang`` (see the module docstring)."""
-    if len(word) <= 3 or not word.isalpha() or word in STOPWORDS.get(lang, ()):
+    return _STEMMERS.get(lang, _stem_en)(word)
+
+
+def stemmer(lang: str) -> Callable[[str], str]:
+    """:func:`stem` for one language, for loops over many words (one cache per language)."""
+    return _STEMMERS.get(lang, _stem_en)
+
+
+# One single-argument cache per language: the cache key is then the word itself, which keeps
+# a large index's caches small and their lookups fast.
+@functools.lru_cache(maxsize=1 << 17)
+def _stem_en(word: str) -> str:
+    if len(word) <= 3 or not word.isalpha() or word in _EN_STOPWORDS:
         return word
-    snowball = _SNOWBALL.get(lang)
-    if snowball is not None:
-        if lang == "fr":
-            for suffix, replacement in _FR_FEMININE:
-                if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                    word = word[: -len(suffix)] + replacement
-                    break
-        return snowball.stemWord(word)
     return _english_plural(word)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stem_fr(word: str) -> str:
+    if len(word) <= 3 or not word.isalpha() or word in STOPWORDS["fr"]:
+        return word
+    for suffix, replacement in _FR_FEMININE:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + replacement
+            break
+    return _SNOWBALL["fr"].stemWord(word)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stem_es(word: str) -> str:
+    if len(word) <= 3 or not word.isalpha() or word in STOPWORDS["es"]:
+        return word
+    return _SNOWBALL["es"].stemWord(word)
+
+
+_STEMMERS: dict[str, Callable[[str], str]] = {"en": _stem_en, "fr": _stem_fr, "es": _stem_es}
+_EN_STOPWORDS = STOPWORDS["en"]
 
 
 def _english_plural(word: str) -> str:
@@ -70,13 +96,28 @@ def _english_plural(word: str) -> str:
     return word[:-1]
 
 
-@functools.lru_cache(maxsize=1 << 17)
 def root(term: str, lang: str = "en", strict: bool = False) -> str:
     """The word-family key of a light stem (loose for search, ``strict`` for topics).
 
     French and Spanish stems are already Snowball's families, so they are their own roots.
     """
-    if lang != "en" or len(term) <= 3 or not term.isalpha():
+    if lang != "en":
+        return term
+    return _root_strict(term) if strict else _root_loose(term)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _root_loose(term: str) -> str:
+    return _english_root(term, strict=False)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _root_strict(term: str) -> str:
+    return _english_root(term, strict=True)
+
+
+def _english_root(term: str, strict: bool) -> str:
+    if len(term) <= 3 or not term.isalpha():
         return term
     word = term
     if word.endswith("ied") and len(word) > 4:
