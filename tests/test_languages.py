@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.cli import main
 from bot.config import ConfigError, load_settings
@@ -75,27 +75,23 @@ def test_config_sources_language(tmp_path: Path) -> None:
         load_settings(config, env={})
 
 
-async def _old_database(path: Path, version: int) -> None:
+async def _old_database(url: str, version: int) -> None:
     """A database as an older newsbot left it: releases without the schema-3 columns."""
-    store = await Store.open(f"sqlite:///{path}")
+    store = await Store.open(url)
     await store.upsert_releases([Release("old", "Press release", "Old one", date(2004, 1, 1),
                                          None, "kept")])
+    async with store.engine.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE releases DROP COLUMN language"))
+        await conn.execute(sa.text("ALTER TABLE releases DROP COLUMN release_group"))
+        await conn.execute(sa.text("UPDATE meta SET value = :v WHERE key = 'schema_version'"),
+                           {"v": str(version)})
     await store.close()
-    con = sqlite3.connect(path)
-    con.execute("ALTER TABLE releases DROP COLUMN language")
-    con.execute("ALTER TABLE releases DROP COLUMN release_group")
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
-    con.commit()
-    con.close()
 
 
-@pytest.mark.parametrize("start", [1, 2])
-async def test_old_databases_migrate_to_3_and_keep_their_releases(
-        tmp_path: Path, start: int) -> None:
-    path = tmp_path / "old.sqlite3"
+async def _check_migration(url: str, start: int) -> None:
     # Version 2 is another branch's step (not in this one): ours must apply after it.
-    await _old_database(path, start)
-    store = await Store.open(f"sqlite:///{path}")
+    await _old_database(url, start)
+    store = await Store.open(url)
     try:
         assert await store.schema_version() == SCHEMA_VERSION == 3
         [old] = await store.all_releases()
@@ -107,9 +103,19 @@ async def test_old_databases_migrate_to_3_and_keep_their_releases(
     finally:
         await store.close()
     # Opening again is a no-op: the columns exist, the version is current.
-    store = await Store.open(f"sqlite:///{path}")
+    store = await Store.open(url)
     assert await store.get_release("x.fr") == fr
     await store.close()
+
+
+@pytest.mark.parametrize("start", [1, 2])
+async def test_old_sqlite_databases_migrate_to_3_and_keep_their_releases(
+        tmp_path: Path, start: int) -> None:
+    await _check_migration(f"sqlite:///{tmp_path / 'old.sqlite3'}", start)
+
+
+async def test_old_postgres_database_migrates_to_3(postgres_url: str) -> None:
+    await _check_migration(postgres_url, 1)
 
 
 def test_cli_search_json_has_language_and_group(tmp_path: Path, capsys) -> None:
