@@ -452,12 +452,16 @@ class SearchIndex:
     def __init__(
         self,
         releases: Iterable[Release] = (),
-        synonyms: Callable[[str], Sequence[str]] | None = None,
+        synonyms: Callable[[str], Sequence[tuple[str, str]]] | None = None,
     ) -> None:
-        """``synonyms`` maps a query term (a word, or all of a query's words) to the terms it
-        stands for (the topic taxonomy's, :meth:`bot.topics.TopicMatcher.synonyms`): releases
+        """``synonyms`` maps a query term (a word, or all of a query's words) to the
+        (language, term) pairs it stands for (the topic taxonomy's,
+        :meth:`bot.topics.TopicMatcher.synonyms`): releases
         with any of them match too, ranked below releases with the term itself."""
         self._synonyms = synonyms
+        # Synonym matches by query text, valid while the index has not changed (generation).
+        self._synonym_cache: dict[str, tuple[int, _TermMatch | None]] = {}
+        self._generation = 0
         self._lock = threading.Lock()
         # Per slot (a release's internal number; never reused, so bitsets stay valid).
         self._releases: list[Release | None] = []
@@ -624,6 +628,7 @@ class SearchIndex:
     def _apply(self, analysed: list[tuple[Release, _Analysis]]) -> None:
         # The build's hot path. Kept bitsets are not touched here: _bits_of tops them up from
         # the arrays when next asked, since each "|=" on a 100,000-bit int copies it.
+        self._generation += 1
         new_live: list[int] = []
         term_id, df, classes, term_langs = self._term_id, self._df, self._classes, self._term_langs
         all_slots = self._slots
@@ -792,6 +797,7 @@ class SearchIndex:
         slot = self._slot_of.pop(release_id, None)
         if slot is None:
             return
+        self._generation += 1
         release = self._release(slot)
         analysis = _analyze(release)  # the same analysis as when it was added
         for term, cls in analysis.classes.items():
@@ -879,24 +885,54 @@ class SearchIndex:
         return [(score >> 1, slot) for score, slot in ranked], candidates.bit_count(), partial
 
     def _synonym_match(self, text: str) -> _TermMatch | None:
-        """The releases with any taxonomy synonym of ``text`` (words exactly in any language,
-        phrases adjacent), scored at :data:`_SYNONYM_WEIGHT`; None when it names no entry."""
+        """The releases with any taxonomy synonym of ``text`` (words exactly, in the synonym's
+        language; phrases adjacent), scored at :data:`_SYNONYM_WEIGHT`; None when it names no
+        entry. Exact lookups only, and only in languages the index holds, so it stays cheap."""
         if self._synonyms is None or not text:
             return None
+        cached = self._synonym_cache.get(text)
+        if cached is not None and cached[0] == self._generation:
+            return cached[1]
+        if len(self._synonym_cache) >= 1024:
+            self._synonym_cache.clear()
+        found = self._synonyms_uncached(text)
+        self._synonym_cache[text] = (self._generation, found)
+        return found
+
+    def _synonyms_uncached(self, text: str) -> _TermMatch | None:
+        assert self._synonyms is not None
         alternatives = self._synonyms(text)
         if not alternatives:
             return None
+        languages = set(self._query_languages())
         bits = 0
-        for alternative in alternatives:
+        for lang, alternative in alternatives:
+            if lang not in languages:
+                continue
             words = list(_words_of(alternative))
-            if len(words) == 1:
-                for lang in self._query_languages():
-                    bits |= self._exact_bits(stem(words[0], lang))
-            elif words:
-                phrase = [self._match_term(w, for_phrase=True) for w in words]
-                bits |= self._apply_phrases(self._live, [phrase])
+            phrase = [self._exact_match(w, lang) for w in words]
+            if not all(phrase):
+                continue  # a word no release in that language has
+            if len(phrase) == 1:
+                bits |= phrase[0].matches  # type: ignore[union-attr]
+            else:
+                bits |= self._apply_phrases(self._live, [phrase])  # type: ignore[list-item]
         bits &= self._live
         return _TermMatch([(_SYNONYM_WEIGHT, bits)], bits, set(), [])
+
+    def _exact_match(self, word: str, lang: str) -> _TermMatch | None:
+        """A word's own term in ``lang`` (a stop word: its phrase position), or None."""
+        if word in ANY_STOPWORDS:
+            return self._match_term(word, for_phrase=True)
+        tid = self._term_id.get(stem(word, lang))
+        if tid is None or not self._df[tid]:
+            return None
+        keys = [tid * 16 + cls for cls in range(self._classes[tid].bit_length())
+                if self._classes[tid] >> cls & 1]
+        matches = 0
+        for key in keys:
+            matches |= self._bits_of(key)
+        return _TermMatch([], matches, {self._term_root[tid]}, keys)
 
     def _query_languages(self) -> list[str]:
         """The languages a query word is stemmed in: English, and those the index holds."""

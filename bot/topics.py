@@ -493,13 +493,13 @@ class TopicMatcher:
                     break
         return f"{topic.key} ({', '.join(found)})" if found else topic.key
 
-    def synonyms(self, text: str) -> list[str]:
-        """Every term (all languages) of the taxonomy entry ``text`` names, else []: what
-        search adds to a query so that it finds what the same topic matches."""
+    def synonyms(self, text: str) -> list[tuple[str, str]]:
+        """Every (language, term) of the taxonomy entry ``text`` names, else []: what search
+        adds to a query so that it finds what the same topic matches."""
         index = self._entry_of(" ".join(words(text)))
         if index is None:
             return []
-        return [term for _, term in self._entries[index].terms_by_language()]
+        return self._entries[index].terms_by_language()
 
     def _entry_of(self, term: str) -> int | None:
         """The taxonomy entry a term names, in whichever language it is written, else None."""

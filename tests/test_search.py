@@ -638,3 +638,16 @@ def test_search_osh_finds_what_the_topic_osh_matches() -> None:
     assert ids(idx.search("OSH", limit=50))
     # Without the taxonomy, search only has the literal word, which no release contains.
     assert ids(SearchIndex(releases).search("OSH")) == []
+
+
+def test_synonym_matches_follow_index_changes() -> None:
+    from bot.topics import TopicMatcher
+
+    idx = SearchIndex([release("a", "Unrelated")], synonyms=TopicMatcher.default().synonyms)
+    assert ids(idx.search("OSH")) == []
+    idx.add(release("b", "New rules on safety and health"))
+    assert ids(idx.search("OSH")) == ["b"]
+    idx.add(_lang("c", "fr", "Sécurité et santé au travail", when="2012-01-01"))
+    assert ids(idx.search("OSH", limit=5)) == ["c", "b"]
+    idx.remove("b")
+    assert ids(idx.search("OSH")) == ["c"]
