@@ -150,3 +150,17 @@ async def test_search_prefers_the_readers_telegram_language(newsbot: BotHarness)
     assert await first_title("es") == "Bravo"
     assert await first_title("de") == "Alpha"
     assert await first_title(None) == "Alpha"
+
+
+async def test_inline_search_prefers_the_readers_telegram_language(newsbot: BotHarness) -> None:
+    newsbot.services.index.add_many([
+        Release.from_dict({"id": f"plan.{lang}", "title": f"Quokka plan: {name}",
+                           "date": "2004-12-01", "summary": "Equal text."})
+        for lang, name in {"en": "Alpha", "es": "Bravo"}.items()])
+    spanish = newsbot.emu.add_user("Lucía", language_code="es")
+    inline = newsbot.emu.inline_query(spanish, "quokka plan")
+    await newsbot.emu.wait_for(lambda: inline["id"] in newsbot.emu.inline_answers)
+    results = newsbot.emu.inline_answers[inline["id"]]["results"]
+    if isinstance(results, str):
+        results = json.loads(results)
+    assert [r["title"] for r in results] == ["Quokka plan: Bravo", "Quokka plan: Alpha"]
