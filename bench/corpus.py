@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.releases import Release, make_id
-from bot.textnorm import COUNTRIES
+from bot.text import COUNTRIES
 
 __all__ = ["LABOUR_WORDS", "TOPICS", "Vocabulary", "generate_releases", "vocabulary"]
 

@@ -129,7 +129,8 @@ async def open_services(settings: Settings, *, load_index: bool = True) -> Servi
     store = await Store.open(settings.storage.database)
     topics = (TopicMatcher.from_file(settings.topics_file) if settings.topics_file.is_file()
               else TopicMatcher.default())
-    ingestor = Ingestor(store, SearchIndex(), topics)
+    # Search knows the taxonomy too, so "/search OSH" finds what the topic "OSH" matches.
+    ingestor = Ingestor(store, SearchIndex(synonyms=topics.synonyms), topics)
     if not load_index:
         return Services(settings, store, ingestor.index, topics, ingestor)
     await ingestor.load_index()

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from bot.text.languages import LANGUAGES, language_of
+
 DEFAULT_CONFIG_NAME = "config.toml"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -66,6 +68,8 @@ class SourceSettings:
     feed_timeout: float = 20.0
     #: A release file larger than this is refused before it is read.
     max_file_bytes: int = 10 * 1024 * 1024
+    #: The language (en, fr, es) of releases whose source does not say theirs.
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ class _Reader:
         "server": {"listen"},
         "bot": {"admins", "page_size", "max_subscriptions_per_chat"},
         "storage": {"database"},
-        "sources": {"files", "feeds", "poll_seconds", "feed_timeout", "max_file_bytes"},
+        "sources": {"files", "feeds", "poll_seconds", "feed_timeout", "max_file_bytes",
+                    "language"},
         "delivery": {"messages_per_second", "per_chat_per_second", "per_group_per_minute",
                      "interval_seconds", "max_attempts", "backoff_seconds", "request_timeout"},
         "search": {"topics_file"},
@@ -218,6 +223,10 @@ class _Reader:
         for feed in feeds:
             if not feed.startswith(("http://", "https://")):
                 raise ConfigError(f"{self.where}: [sources] feeds: not an http(s) URL: {feed!r}")
+        source_language = self._get("sources", "language", str, "en")
+        if language_of(source_language) != source_language.strip().lower():
+            raise ConfigError(f"{self.where}: [sources] language: expected one of "
+                              f"{', '.join(LANGUAGES)}, got {source_language!r}")
         d = DeliverySettings()
         webhook_url, webhook_secret = self.webhook()
         return Settings(
@@ -244,6 +253,7 @@ class _Reader:
                 feed_timeout=self._number("sources", "feed_timeout", 20.0),
                 max_file_bytes=self._number("sources", "max_file_bytes",
                                             SourceSettings.max_file_bytes, integer=True),
+                language=source_language.strip().lower(),
             ),
             delivery=DeliverySettings(
                 messages_per_second=self._number(

@@ -156,7 +156,8 @@ class SourcePoller:
         known = None if retry else state.fingerprint
         try:
             fingerprint, releases = await self._in_thread(
-                name, lambda: _read_and_parse(path, self.settings.max_file_bytes, known))
+                name, lambda: _read_and_parse(path, self.settings.max_file_bytes, known,
+                                              self.settings.language))
         except SourceError as exc:
             await self._failed(state, now, str(exc))
             return
@@ -180,7 +181,8 @@ class SourcePoller:
             return  # backing off after failures
         try:
             fetched = await fetch_feed(self._http(), url, state.etag, state.last_modified,
-                                       timeout=self.settings.feed_timeout)
+                                       timeout=self.settings.feed_timeout,
+                                       language=self.settings.language)
         except SourceError as exc:
             await self._failed(state, now, str(exc))
             return
@@ -225,12 +227,12 @@ class SourcePoller:
             self._client = None
 
 
-def _read_and_parse(path: Path, max_bytes: int,
-                    known: str | None) -> tuple[str, list[Release] | None]:
+def _read_and_parse(path: Path, max_bytes: int, known: str | None,
+                    language: str) -> tuple[str, list[Release] | None]:
     """A file's fingerprint and releases (None when its fingerprint is ``known``): one read,
     capped at ``max_bytes``, run in a worker thread."""
     content = read_file(path, max_bytes)
     fingerprint = hashlib.sha256(content).hexdigest()
     if fingerprint == known:
         return fingerprint, None
-    return fingerprint, parse_file(content, str(path))
+    return fingerprint, parse_file(content, str(path), language)

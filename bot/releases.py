@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.text.languages import DEFAULT_LANGUAGE, LANGUAGES, language_of
+
 #: A publisher's id (a URL, a GUID, a long slug) is kept as given, up to this many characters.
 MAX_ID_LENGTH = 1024
 #: Ids this program derives (from date and title, or a feed item's guid) stay this short, as
@@ -24,6 +26,9 @@ DERIVED_ID_LENGTH = 64
 #: invisible format characters (zero-width spaces, direction marks: two ids that look the
 #: same must be the same), line/paragraph separators, unpaired surrogates (not encodable).
 _BAD_ID_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# The group rule: ids that differ only in a final ".en", ".fr" or ".es" are one release in
+# several languages ("ilo-2004-53.en", "ilo-2004-53.fr" -> group "ilo-2004-53").
+_LANGUAGE_SUFFIX = re.compile(r"^(?P<group>.+)\.(?P<lang>" + "|".join(LANGUAGES) + r")$")
 
 
 class ReleaseError(ValueError):
@@ -42,6 +47,10 @@ class Release:
     summary: str
     url: str | None = None
     topics: tuple[str, ...] = field(default_factory=tuple)
+    #: ``en``, ``fr`` or ``es``: which word analysis its text gets, and whom search prefers it for.
+    language: str = DEFAULT_LANGUAGE
+    #: Links the same release in several languages (see :func:`group_of`); None when alone.
+    group: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``data/releases.json`` (dates as ISO strings, topics as a list)."""
@@ -54,13 +63,19 @@ class Release:
             "summary": self.summary,
             "url": self.url,
             "topics": list(self.topics),
+            "language": self.language,
+            "group": self.group,
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Release:
+    def from_dict(
+        cls, data: Mapping[str, Any], default_language: str = DEFAULT_LANGUAGE
+    ) -> Release:
         """Validate a mapping into a release; unknown extra keys are ignored.
 
-        A missing ``id`` is derived from the date and title with :func:`make_id`.
+        A missing ``id`` is derived from the date and title with :func:`make_id`. A missing
+        ``language`` comes from the id's language suffix (``X.fr``), else ``default_language``
+        (the source's); a missing ``group`` from the id (see :func:`group_of`).
         Raises :class:`ReleaseError` naming the first bad field.
         """
         if not isinstance(data, Mapping):
@@ -79,6 +94,8 @@ class Release:
             summary=_optional_text(data, "summary") or "",
             url=_optional_url(data),
             topics=_topics(data.get("topics")),
+            language=_language(data.get("language"), release_id, default_language),
+            group=_group(data.get("group"), release_id),
         )
 
 
@@ -189,3 +206,28 @@ def _topics(value: object) -> tuple[str, ...]:
         if text:
             seen.setdefault(text, None)
     return tuple(seen)
+
+
+def group_of(release_id: str) -> str | None:
+    """The group an id implies: ``"X.fr"`` -> ``"X"``; None for an id without the suffix."""
+    match = _LANGUAGE_SUFFIX.match(release_id)
+    return match.group("group") if match else None
+
+
+def _language(value: object, release_id: str, default: str) -> str:
+    if value is None or value == "":
+        match = _LANGUAGE_SUFFIX.match(release_id)
+        return match.group("lang") if match else default
+    lang = language_of(value) if isinstance(value, str) else None
+    if lang is None:
+        raise ReleaseError(
+            f"field 'language' must be one of {', '.join(LANGUAGES)}, got {value!r}")
+    return lang
+
+
+def _group(value: object, release_id: str) -> str | None:
+    if value is None or value == "":
+        return group_of(release_id)
+    if not isinstance(value, str) or not value.strip():
+        raise ReleaseError(f"field 'group' must be a non-empty string, got {value!r}")
+    return " ".join(value.split())[:MAX_ID_LENGTH]

@@ -3,8 +3,11 @@
 How a query is answered (and why it is fast):
 
 1. **Vocabulary first.** Each query word is looked up in the vocabulary of distinct terms
-   (light-stemmed words): exactly, then by word family (:func:`bot.textnorm.root`, so
-   ``traffickers`` finds ``trafficking``), then by prefix, and only when all of that finds
+   (light-stemmed words, :mod:`bot.text`): exactly in each language's stem (a release's
+   words are stemmed in its own language; a query's, whose language is unknown, in each of
+   en/fr/es, an fr/es stem only meeting fr/es releases' terms), then by word family
+   (:func:`bot.text.root`, so ``traffickers`` finds ``trafficking``), then by prefix,
+   and only when all of that finds
    nothing, fuzzily with rapidfuzz over the few thousand terms of a similar length.
 2. **Postings as bitsets.** Every (term, field class) keeps the slots of the releases that
    contain it. Sets of releases are combined as Python ``int`` bitsets, whose ``&``/``|`` run
@@ -17,7 +20,9 @@ How a query is answered (and why it is fast):
    cut to the top *n* with O'Neil's bit-sliced top-k, so no per-release Python loop runs over
    the matches. Only the few releases on the requested page are looked at one by one.
 
-Ties are broken by date (newest first) then id, so results are deterministic.
+Ties are broken by the reader's language when :meth:`SearchIndex.search` is given one (an
+extra lowest bit of the score), then by date (newest first) then id, so results are
+deterministic.
 
 Phrases are checked on each release's sequence of word-family codes (a ``bytes in bytes``
 test), and for pairs of common words (in :data:`_PAIR_MIN_DF` releases or more, and stop
@@ -45,7 +50,7 @@ import threading
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress, islice, pairwise, product, repeat
@@ -55,15 +60,19 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.releases import Release
-from bot.textnorm import (
+from bot.text import (
+    ANY_STOPWORDS,
     COUNTRY_NAMES,
+    LANGUAGES,
     STOPWORDS,
     countries_in,
     country_of,
     fold,
+    language_of,
     root,
     split_words,
     stem,
+    stemmer,
 )
 
 __all__ = ["CHUNK_SIZE", "Hit", "QueryError", "SearchIndex", "SearchResult"]
@@ -92,6 +101,9 @@ _FAMILY_OF_FUZZY = 0.85
 _MAX_PREFIX_TERMS = 12
 _MAX_FUZZY_TERMS = 8
 _MAX_PHRASE_PATTERNS = 64
+# A release found only through a taxonomy synonym of a query term scores like a prefix match
+# in a summary: below every release that has the term itself.
+_SYNONYM_WEIGHT = _PREFIX * _FIELD_WEIGHT[_SUMMARY]
 # Full score, before dividing by 10 for Hit.score: 1000 keeps integer rounding invisible.
 _SCALE = 1000
 # Roots in at least this many releases get "pair" posting lists with each other (the releases
@@ -102,7 +114,9 @@ _SHORT_WORD = 5
 # Containers at least this large keep their bitset cached between queries.
 _CACHE_BITS_MIN = 512
 
-_FILTER_KEYS = frozenset({"place", "country", "since", "before", "kind"})
+_FILTER_KEYS = frozenset({"place", "country", "since", "before", "kind", "lang"})
+# A bit per language, for the languages a vocabulary term was seen in.
+_LANG_BIT = {lang: 1 << i for i, lang in enumerate(LANGUAGES)}
 _QUERY_TOKEN = re.compile(
     r'(?P<key>[A-Za-z]+):(?:"(?P<qval>[^"]*)"?|(?P<val>[^\s"]*))'
     r'|"(?P<phrase>[^"]*)"?'
@@ -150,21 +164,24 @@ class _Query:
     places: list[str] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
     since: date | None = None
     before: date | None = None
 
     @property
     def has_filters(self) -> bool:
         """Whether any filter narrows the result."""
-        return bool(self.places or self.countries or self.kinds or self.since or self.before)
+        return bool(self.places or self.countries or self.kinds or self.languages
+                    or self.since or self.before)
 
     def terms(self) -> list[str]:
-        """The distinct search terms (stems, no stop words) of words and phrases, in order."""
-        seen: dict[str, None] = {}
+        """The distinct search words (folded, no stop words of any language) of words and
+        phrases, in order. Stemming happens per language when they are looked up."""
+        seen: dict[str, str] = {}  # English stem -> the first word with it ("worker workers")
         for word in [*self.words, *(w for phrase in self.phrases for w in phrase)]:
-            if word not in STOPWORDS:
-                seen.setdefault(stem(word), None)
-        return list(seen)
+            if word not in ANY_STOPWORDS:
+                seen.setdefault(stem(word), word)
+        return list(seen.values())
 
 
 def _parse_date(key: str, value: str) -> date:
@@ -199,6 +216,11 @@ def _parse_query(text: str) -> _Query:
                 query.places.append(value)
             elif key == "country":
                 query.countries.append(value)
+            elif key == "lang":
+                lang = language_of(value)
+                if lang is None:
+                    raise QueryError(f"lang: expects one of {', '.join(LANGUAGES)}, e.g. lang:fr")
+                query.languages.append(lang)
             else:
                 query.kinds.append(value)
         elif match.group("phrase") is not None:
@@ -233,6 +255,7 @@ class _Analysis:
     countries: list[str]
     place: str | None
     kind: str
+    lang: str
 
 
 # The one-word names ("vietnam", "laos") people type for a country, added to its releases.
@@ -242,33 +265,36 @@ for _name, _country in COUNTRY_NAMES.items():
         _ONE_WORD_NAMES.setdefault(_country, []).append(_name)
 
 
-def _field_terms(words: list[str], sequence: list[str] | None) -> dict[str, int]:
+def _field_terms(words: list[str], sequence: list[str] | None, lang: str) -> dict[str, int]:
     """Terms of one field -> 0 if seen as a whole word, 2 if only inside hyphenated words.
 
     Appends the field's terms, stop words included, to ``sequence`` when one is given.
     """
     found: dict[str, int] = {}
+    stopwords = STOPWORDS[lang]
+    stem_of = stemmer(lang)
     for word in words:
         if "-" not in word:
-            term = stem(word)
+            term = stem_of(word)
             if sequence is not None:
                 sequence.append(term)
-            if term not in STOPWORDS:
+            if term not in stopwords:
                 found[term] = 0
             continue
         parts = word.split("-")
         for part in parts:
-            term = stem(part)
+            term = stem_of(part)
             if sequence is not None:
                 sequence.append(term)
-            if term not in STOPWORDS and term:
+            if term not in stopwords and term:
                 found.setdefault(term, 2)
         # The joined form too, so "innermongolia" or "lowcost" find it.
-        found[stem("".join(parts))] = 0
+        found[stem_of("".join(parts))] = 0
     return found
 
 
 def _analyze(release: Release) -> _Analysis:
+    lang = release.language if release.language in STOPWORDS else "en"
     title_words = split_words(release.title)
     summary_words = split_words(release.summary)
     meta_words = split_words(" ; ".join([release.place or "", release.kind, *release.topics]))
@@ -277,10 +303,10 @@ def _analyze(release: Release) -> _Analysis:
         meta_words.extend(split_words(country))
         meta_words.extend(_ONE_WORD_NAMES.get(country, ()))
     sequence: list[str] = []
-    title = _field_terms(title_words, sequence)
+    title = _field_terms(title_words, sequence, lang)
     sequence.append("")  # a phrase never runs from the title into the summary
-    summary = _field_terms(summary_words, sequence)
-    meta = _field_terms(meta_words, None)
+    summary = _field_terms(summary_words, sequence, lang)
+    meta = _field_terms(meta_words, None, lang)
     classes: dict[str, int] = {}
     # Best field first: a term keeps the class of the first field it is found in.
     for where, terms in ((_TITLE, title), (_META, meta), (_SUMMARY, summary)):
@@ -291,7 +317,7 @@ def _analyze(release: Release) -> _Analysis:
                 classes[term] = where * 4 + part
     place = " ".join(fold(release.place).split()) if release.place else None
     kind = " ".join(fold(release.kind).split())
-    return _Analysis(classes, sequence, countries, place, kind)
+    return _Analysis(classes, sequence, countries, place, kind, lang)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,7 +449,19 @@ class SearchIndex:
     query language.
     """
 
-    def __init__(self, releases: Iterable[Release] = ()) -> None:
+    def __init__(
+        self,
+        releases: Iterable[Release] = (),
+        synonyms: Callable[[str], Sequence[tuple[str, str]]] | None = None,
+    ) -> None:
+        """``synonyms`` maps a query term (a word, or all of a query's words) to the
+        (language, term) pairs it stands for (the topic taxonomy's,
+        :meth:`bot.topics.TopicMatcher.synonyms`): releases
+        with any of them match too, ranked below releases with the term itself."""
+        self._synonyms = synonyms
+        # Synonym matches by query text, valid while the index has not changed (generation).
+        self._synonym_cache: dict[str, tuple[int, _TermMatch | None]] = {}
+        self._generation = 0
         self._lock = threading.Lock()
         # Per slot (a release's internal number; never reused, so bitsets stay valid).
         self._releases: list[Release | None] = []
@@ -439,6 +477,7 @@ class SearchIndex:
         self._term_root: list[int] = []
         self._df: list[int] = []
         self._classes: list[int] = []  # term id -> bitmask of its field classes with postings
+        self._term_langs: list[int] = []  # term id -> bits of the languages it was indexed in
         self._root_id: dict[str, int] = {"": 0}  # root id 0 separates title from summary
         self._sequence_id: dict[str, bytes] = {}  # term -> encoded root id, for the build
         self._family: dict[int, tuple[int, ...]] = {}  # root id -> term ids
@@ -461,15 +500,17 @@ class SearchIndex:
         self._months: dict[int, int] = {}
         self._places: dict[str, int] = {}
         self._kinds: dict[str, int] = {}
+        self._languages: dict[str, int] = {}
         self._counts: dict[str, dict[Any, int]] = {
             "month": self._months,
             "place": self._places,
             "kind": self._kinds,
+            "lang": self._languages,
         }
         # Phrase support: how many releases each root (by its 4-byte code) appears in, and the
         # roots common enough to have pair lists. Stop words count as common from the start.
         self._root_df: Counter[bytes] = Counter()
-        self._frequent: set[bytes] = {_encode_id(self._root_of(word)) for word in STOPWORDS}
+        self._frequent: set[bytes] = {_encode_id(self._root_of(word)) for word in ANY_STOPWORDS}
         self.add_many(releases)
 
     # -- reading ------------------------------------------------------------------------------
@@ -525,13 +566,17 @@ class SearchIndex:
 
     # -- searching ----------------------------------------------------------------------------
 
-    def search(self, query: str, limit: int = 5, offset: int = 0) -> SearchResult:
+    def search(
+        self, query: str, limit: int = 5, offset: int = 0, language: str | None = None
+    ) -> SearchResult:
         """Find releases for a query; the page ``offset .. offset+limit`` of the ranking.
 
         The query language: words (typos, plurals and word families are forgiven),
         ``"quoted phrases"`` (words adjacent and in order), and filters ``place:geneva``,
         ``country:china``, ``kind:advisory``, ``since:2004-09`` (inclusive),
-        ``before:2004-10-01`` (exclusive). Releases with all words rank first; when none has
+        ``before:2004-10-01`` (exclusive), ``lang:fr``. ``language`` is the reader's: among
+        equally relevant releases, those in it come first. Releases with all words rank first;
+        when none has
         them all, releases with some of them are returned, ranked lower. A query of filters
         only lists the matching releases newest first.
 
@@ -543,7 +588,7 @@ class SearchIndex:
         if not parsed.terms() and not parsed.has_filters:
             return SearchResult([], 0, None)
         with self._lock:
-            ranked, total, partial = self._run(parsed, offset + limit)
+            ranked, total, partial = self._run(parsed, offset + limit, language_of(language))
             hits = [Hit(self._release(slot), score / 10) for score, slot in ranked[offset:]]
             suggestion = self._suggest(query, parsed) if total == 0 or partial else None
         return SearchResult(hits, total, suggestion, partial)
@@ -569,6 +614,7 @@ class SearchIndex:
         self._term_root.append(rid)
         self._df.append(0)
         self._classes.append(0)
+        self._term_langs.append(0)
         self._family[rid] = (*self._family.get(rid, ()), tid)
         if term.isalpha():
             if len(term) <= _SHORT_WORD:
@@ -582,11 +628,13 @@ class SearchIndex:
     def _apply(self, analysed: list[tuple[Release, _Analysis]]) -> None:
         # The build's hot path. Kept bitsets are not touched here: _bits_of tops them up from
         # the arrays when next asked, since each "|=" on a 100,000-bit int copies it.
+        self._generation += 1
         new_live: list[int] = []
-        term_id, df, classes = self._term_id, self._df, self._classes
+        term_id, df, classes, term_langs = self._term_id, self._df, self._classes, self._term_langs
         all_slots = self._slots
         sequence_id = self._sequence_id
         for release, analysis in analysed:
+            lang_bit = _LANG_BIT.get(analysis.lang, 1)
             self._remove(release.id)
             slot = len(self._releases)
             self._releases.append(release)
@@ -601,6 +649,7 @@ class SearchIndex:
                     tid = self._intern(term)
                 df[tid] += 1
                 classes[tid] |= 1 << cls
+                term_langs[tid] |= lang_bit
                 key = tid * 16 + cls
                 slots = all_slots.get(key)
                 if slots is None:
@@ -677,6 +726,7 @@ class SearchIndex:
         keys: list[tuple[str, object]] = [
             ("month", release.date.year * 12 + release.date.month - 1),
             ("kind", analysis.kind),
+            ("lang", analysis.lang),
         ]
         if analysis.place:
             keys.append(("place", analysis.place))
@@ -747,6 +797,7 @@ class SearchIndex:
         slot = self._slot_of.pop(release_id, None)
         if slot is None:
             return
+        self._generation += 1
         release = self._release(slot)
         analysis = _analyze(release)  # the same analysis as when it was added
         for term, cls in analysis.classes.items():
@@ -779,24 +830,41 @@ class SearchIndex:
 
     # -- internals: query evaluation -----------------------------------------------------------
 
-    def _run(self, parsed: _Query, n: int) -> tuple[list[tuple[int, int]], int, bool]:
+    def _run(
+        self, parsed: _Query, n: int, prefer: str | None = None
+    ) -> tuple[list[tuple[int, int]], int, bool]:
         """The first ``n`` (score, slot) pairs of the ranking, the number of matches, and
-        whether they are partial (no release had every word)."""
+        whether they are partial (no release had every word). Releases in the ``prefer``
+        language win ties."""
         allowed = self._filter_bits(parsed)
         for word in parsed.excluded:
-            allowed &= ~self._exact_bits(stem(word))
+            for lang in self._query_languages():
+                allowed &= ~self._exact_bits(stem(word, lang))
         matched: dict[str, _TermMatch] = {}
         for term in parsed.terms():
             matched[term] = self._match_term(term)
-        terms = list(matched.values())
         phrases = [
-            [matched.get(stem(w)) or self._match_term(stem(w), for_phrase=True) for w in phrase]
+            [matched.get(w) or self._match_term(w, for_phrase=True) for w in phrase]
             for phrase in parsed.phrases
         ]
+        # A query that names a taxonomy entry as a whole ("child labour", "travail des
+        # enfants") also finds the entry's other terms, as the topic would.
+        whole = self._synonym_match(" ".join(parsed.words)) if len(parsed.words) > 1 else None
+        if self._synonyms is not None:
+            for term, match in matched.items():
+                extra = self._synonym_match(term)
+                if extra is not None:
+                    matched[term] = _TermMatch(
+                        [*match.weighted, *extra.weighted], match.matches | extra.matches,
+                        match.roots, match.keys)
+        terms = list(matched.values())
         candidates = allowed
         for match in terms:
             candidates &= match.matches
         candidates = self._apply_phrases(candidates, phrases)
+        if whole is not None:
+            candidates |= allowed & whole.matches
+            terms.append(whole)
         partial = False
         if not candidates and len(terms) > 1:
             # Nothing has every word: fall back to releases with some of them (ranked lower,
@@ -809,8 +877,66 @@ class SearchIndex:
         if not candidates:
             return [], 0, False
         planes = self._score_planes(terms)
+        if prefer is None or not terms or prefer not in self._languages:
+            return self._rank(planes, candidates, n, parsed.before), candidates.bit_count(), partial
+        # The reader's language as a new lowest bit: it decides between equal scores only.
+        planes.insert(0, self._bits_of(("lang", prefer)) & candidates)
         ranked = self._rank(planes, candidates, n, parsed.before)
-        return ranked, candidates.bit_count(), partial
+        return [(score >> 1, slot) for score, slot in ranked], candidates.bit_count(), partial
+
+    def _synonym_match(self, text: str) -> _TermMatch | None:
+        """The releases with any taxonomy synonym of ``text`` (words exactly, in the synonym's
+        language; phrases adjacent), scored at :data:`_SYNONYM_WEIGHT`; None when it names no
+        entry. Exact lookups only, and only in languages the index holds, so it stays cheap."""
+        if self._synonyms is None or not text:
+            return None
+        cached = self._synonym_cache.get(text)
+        if cached is not None and cached[0] == self._generation:
+            return cached[1]
+        if len(self._synonym_cache) >= 1024:
+            self._synonym_cache.clear()
+        found = self._synonyms_uncached(text)
+        self._synonym_cache[text] = (self._generation, found)
+        return found
+
+    def _synonyms_uncached(self, text: str) -> _TermMatch | None:
+        assert self._synonyms is not None
+        alternatives = self._synonyms(text)
+        if not alternatives:
+            return None
+        languages = set(self._query_languages())
+        bits = 0
+        for lang, alternative in alternatives:
+            if lang not in languages:
+                continue
+            words = list(_words_of(alternative))
+            phrase = [self._exact_match(w, lang) for w in words]
+            if not all(phrase):
+                continue  # a word no release in that language has
+            if len(phrase) == 1:
+                bits |= phrase[0].matches  # type: ignore[union-attr]
+            else:
+                bits |= self._apply_phrases(self._live, [phrase])  # type: ignore[list-item]
+        bits &= self._live
+        return _TermMatch([(_SYNONYM_WEIGHT, bits)], bits, set(), [])
+
+    def _exact_match(self, word: str, lang: str) -> _TermMatch | None:
+        """A word's own term in ``lang`` (a stop word: its phrase position), or None."""
+        if word in ANY_STOPWORDS:
+            return self._match_term(word, for_phrase=True)
+        tid = self._term_id.get(stem(word, lang))
+        if tid is None or not self._df[tid]:
+            return None
+        keys = [tid * 16 + cls for cls in range(self._classes[tid].bit_length())
+                if self._classes[tid] >> cls & 1]
+        matches = 0
+        for key in keys:
+            matches |= self._bits_of(key)
+        return _TermMatch([], matches, {self._term_root[tid]}, keys)
+
+    def _query_languages(self) -> list[str]:
+        """The languages a query word is stemmed in: English, and those the index holds."""
+        return [lang for lang in LANGUAGES if lang == "en" or self._languages.get(lang)]
 
     def _exact_bits(self, term: str) -> int:
         """Releases containing exactly this term (in any field): for ``-word`` exclusions."""
@@ -900,14 +1026,24 @@ class SearchIndex:
 
     # -- internals: vocabulary lookups ---------------------------------------------------------
 
-    def _variants(self, term: str) -> list[tuple[int, int]]:
-        """Vocabulary terms that match a query term, as (term id, quality %)."""
+    def _variants(self, word: str) -> list[tuple[int, int]]:
+        """Vocabulary terms that match a query word, as (term id, quality %).
+
+        The word's English stem matches exactly or by family; its French and Spanish stems
+        match exactly the terms of releases in those languages. Only when none of that finds
+        anything, prefixes and typos of the English stem are tried.
+        """
         df = self._df
+        term = stem(word)
         tid = self._term_id.get(term)
         family_root = self._root_id.get(root(term))
         out: dict[int, int] = {}
         if tid is not None and df[tid]:
             out[tid] = _EXACT
+        for lang in self._query_languages()[1:]:
+            other = self._term_id.get(stem(word, lang))
+            if other is not None and df[other] and self._term_langs[other] & _LANG_BIT[lang]:
+                out[other] = _EXACT
         if family_root is not None:
             for mate in self._family.get(family_root, ()):
                 if df[mate] and mate not in out:
@@ -971,7 +1107,9 @@ class SearchIndex:
         )
 
     def _match_term(self, term: str, for_phrase: bool = False) -> _TermMatch:
-        if for_phrase and term in STOPWORDS:
+        """A query word resolved against the vocabulary (a stop word only as a phrase's
+        position)."""
+        if for_phrase and term in ANY_STOPWORDS:
             rid = self._root_id.get(root(term))
             return _TermMatch([], 0, {rid} if rid is not None else set(), [])
         weighted: list[tuple[int, int]] = []
@@ -1038,6 +1176,7 @@ class SearchIndex:
             (parsed.places, self._place_bits),
             (parsed.countries, self._country_bits),
             (parsed.kinds, self._kind_bits),
+            (parsed.languages, lambda lang: self._bits_of(("lang", lang))),
         ):
             if values:
                 union = 0
@@ -1086,7 +1225,7 @@ class SearchIndex:
         # Not a country we know by name: releases that mention the word anywhere.
         bits = 0
         for word in value.split():
-            bits |= self._match_term(stem(word)).matches
+            bits |= self._match_term(word).matches
         return bits
 
     @staticmethod
@@ -1109,7 +1248,7 @@ class SearchIndex:
         fixes: dict[str, str] = {}
         for word in [*parsed.words, *(w for phrase in parsed.phrases for w in phrase)]:
             term = stem(word)
-            if word in STOPWORDS or not word.isalpha() or len(word) < 3 or self._variants(term):
+            if word in ANY_STOPWORDS or not word.isalpha() or len(word) < 3 or self._variants(word):
                 continue
             loose = 1 if len(term) <= 4 else 2 if len(term) <= 7 else 3
             closest = self._closest(term, loose)

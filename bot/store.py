@@ -32,7 +32,7 @@ from bot.releases import Release, release_key
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _CHUNK = 500
 
 metadata = sa.MetaData()
@@ -57,6 +57,9 @@ releases_table = sa.Table(
     sa.Column("url", sa.Text),
     sa.Column("topics", sa.Text, nullable=False, default="[]"),
     sa.Column("source", sa.Text),
+    # Schema 3: the release's language (en/fr/es) and the group linking its translations.
+    sa.Column("language", sa.String(8), nullable=False, server_default="en"),
+    sa.Column("release_group", sa.Text),
     sa.Column("added_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     # Which write stored this version of the row; increases in commit order (see _bump).
@@ -177,9 +180,26 @@ async def _migrate_to_2(conn: AsyncConnection) -> None:
                                    "ON outbox (release_key, chat_id, thread_id)"))
 
 
+
+async def _migrate_to_3(conn: AsyncConnection) -> None:
+    """Releases get ``language`` and ``release_group``. A database created at version 1 by
+    this code already has them (create_all uses today's tables), so only missing ones are
+    added; existing rows become English and ungrouped."""
+    def columns(sync_conn: Any) -> set[str]:
+        return {c["name"] for c in sa.inspect(sync_conn).get_columns("releases")}
+
+    present = await conn.run_sync(columns)
+    if "language" not in present:
+        await conn.execute(sa.text(
+            "ALTER TABLE releases ADD COLUMN language VARCHAR(8) NOT NULL DEFAULT 'en'"))
+    if "release_group" not in present:
+        await conn.execute(sa.text("ALTER TABLE releases ADD COLUMN release_group TEXT"))
+
+
 #: version -> step that brings a database at version-1 to version. Append, never edit.
+#: A version without a step here (another branch's, not merged yet) is skipped.
 MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
-    1: _migrate_to_1, 2: _migrate_to_2}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 
 
 class StoreError(Exception):
@@ -365,7 +385,9 @@ class Store:
                     f"database schema version {current} is newer than this newsbot "
                     f"({SCHEMA_VERSION}); upgrade newsbot")
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                await MIGRATIONS[version](conn)
+                step = MIGRATIONS.get(version)
+                if step is not None:
+                    await step(conn)
             if current == 0:
                 await conn.execute(meta_table.insert().values(
                     key="schema_version", value=str(SCHEMA_VERSION)))
@@ -937,6 +959,7 @@ def _release_row(release: Release, source: str | None, now: float,
         "title": release.title, "date": release.date,
         "place": release.place, "summary": release.summary, "url": release.url,
         "topics": json.dumps(list(release.topics), ensure_ascii=False),
+        "language": release.language, "release_group": release.group,
         "source": source, "added_at": now, "updated_at": now, "revision": revision,
     }
 
@@ -948,6 +971,7 @@ def _release_from_row(row: Any) -> Release:
         date=when if isinstance(when, date) else date.fromisoformat(str(when)),
         place=row["place"], summary=row["summary"], url=row["url"],
         topics=tuple(json.loads(row["topics"] or "[]")),
+        language=row["language"] or "en", group=row["release_group"],
     )
 
 

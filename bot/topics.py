@@ -9,23 +9,31 @@ Matching rules (the tests in ``tests/test_topics.py`` pin each of them):
 * **Words.** Text is case-folded, accents are stripped ("Genève" = "geneve") and split on
   anything that is not a letter or digit, so "Inner-Mongolia" is the two words "inner" and
   "mongolia"; a possessive "'s" is dropped ("Mongolia's" = "mongolia"). Words are compared by a
-  light stem (:func:`bot.topicwords.stem`): plurals and -ing/-ed/-er endings of longer words,
-  so "workers" = "worker" and "traffickers" = "trafficking", but "mining" is not "mine".
+  strict key of the shared word analysis (:func:`bot.text.match_key`), in the release's
+  language: English plurals and -ing/-ed/-er endings of longer words, so "workers" = "worker"
+  and "traffickers" = "trafficking", but "mining" is not "mine"; French and Spanish Snowball
+  stems ("travailleuses" = "travailleurs", "niños" = "niño").
+* **Languages.** A release's words are keyed in its own language; a topic term is keyed in
+  each language and each key meets only releases in that language, so an English word
+  never matches a Spanish release through a Spanish stem it merely looks like.
 * **Where.** A release's title, summary, place and each of its own topics are searched; a
   phrase must lie inside one of them.
-* **Several words** must all occur, anywhere in the release; stopwords ("and", "of", "the", ...)
-  are ignored. A quoted or hyphenated group (``"coal miners"``, ``inner-mongolia``) must occur
-  as adjacent words, in that order (stopwords between them do not count).
-* **Taxonomy.** ``data/topics.toml`` lists entries with synonyms. A topic word or phrase that
-  *is* an entry's name or synonym (after stemming) stands for the whole entry: it matches when
-  any of the entry's terms occurs. So "mining" also matches "coal mine" and "miners", and
+* **Several words** must all occur, anywhere in the release; stopwords of any language ("and",
+  "of", "des", "de", ...) are ignored. A quoted or hyphenated group (``"coal miners"``,
+  ``inner-mongolia``) must occur as adjacent words, in that order (stopwords between them do
+  not count).
+* **Taxonomy.** ``data/topics.toml`` lists entries with synonyms, in English, French and
+  Spanish. A topic word or phrase that *is* an entry's name or synonym in any of them (after
+  stemming) stands for the whole entry: it matches when any of the entry's terms occurs, in the
+  release's language, so "travail des enfants" matches an English release on child labour.
+  So "mining" also matches "coal mine" and "miners", and
   "OSH" matches "safety and health". The longest taxonomy phrase wins when reading a topic,
   so "safety and health" is one term, not three words. A word that is in no entry matches on
   its own.
 * **Typos.** A word of five letters or more matches a word within one edit (5-7 letters) or two
   (8 or more), counted on the shorter of the two, if both start with the same letter; one edit
   may be a swap of neighbours, a second must be a dropped or doubled letter, which keeps
-  "trafiking" off "training" (see :func:`bot.topicwords.typo_distance`). Parsing
+  "trafiking" off "training" (see :func:`bot.text.typo_distance`). Parsing
   also corrects a misspelt taxonomy term and the key shows the correction ("trafiking" becomes
   "trafficking"), so the user sees at once what they subscribed to. Shorter words ("osh",
   "lao") only match exactly.
@@ -48,7 +56,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.releases import Release
-from bot.topicwords import STOPWORDS, stem, typo_budget, typo_distance, words
+from bot.text import ANY_STOPWORDS, LANGUAGES, match_key, typo_budget, typo_distance
+from bot.text import tokenize as words
+
+# Topic words and release words drop the stop words of every language alike, so that a
+# phrase's words are adjacent on both sides whatever the language ("travail des enfants").
+STOPWORDS = ANY_STOPWORDS
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +74,8 @@ DEFAULT_TAXONOMY_PATH = Path(__file__).resolve().parents[1] / "data" / "topics.t
 
 # A term's content words as (folded word, stem) pairs, stopwords removed.
 _Seq = tuple[tuple[str, str], ...]
+# A term keyed in one language: it is looked for in releases of that language only.
+_Alt = tuple[str, _Seq]
 
 # One chunk of topic text: optional leading dashes, then a quoted group or a bare word.
 _CHUNK = re.compile(r'(?P<neg>-+)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]+))')
@@ -102,16 +117,36 @@ class TaxonomyEntry:
 
     name: str
     synonyms: tuple[str, ...] = ()
+    #: French terms, the first being the entry's French name.
+    fr: tuple[str, ...] = ()
+    #: Spanish terms, the first being the entry's Spanish name.
+    es: tuple[str, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
-        """The name followed by the synonyms: every text that stands for this entry."""
+        """The English name followed by the English synonyms."""
         return (self.name, *self.synonyms)
 
+    def terms_by_language(self) -> list[tuple[str, str]]:
+        """Every (language, text) that stands for this entry, English first."""
+        return ([("en", t) for t in self.terms] + [("fr", t) for t in self.fr]
+                + [("es", t) for t in self.es])
 
-def _content(text: str) -> _Seq:
-    """The (word, stem) pairs of ``text`` that matter for matching (stopwords dropped)."""
-    return tuple((w, stem(w)) for w in words(text) if w not in STOPWORDS)
+    def name_in(self, lang: str) -> str:
+        """The entry's name in ``lang`` (English when it has none there)."""
+        localized = {"fr": self.fr, "es": self.es}.get(lang)
+        return localized[0] if localized else self.name
+
+
+def _content(text: str, lang: str = "en") -> _Seq:
+    """The (word, key) pairs of ``text`` that matter for matching (stopwords dropped), keyed
+    in ``lang``."""
+    return tuple((w, match_key(w, lang)) for w in words(text) if w not in STOPWORDS)
+
+
+def _alternatives(text: str) -> tuple[_Alt, ...]:
+    """A term typed by a user (language unknown): its content keyed in every language."""
+    return tuple((lang, _content(text, lang)) for lang in LANGUAGES)
 
 
 def _stems(seq: _Seq) -> tuple[str, ...]:
@@ -127,10 +162,12 @@ class PreparedRelease:
     since thousands of subscriptions share few distinct words.
     """
 
-    __slots__ = ("_by_letter", "_fields", "_hits", "_stems", "release")
+    __slots__ = ("_by_letter", "_fields", "_hits", "_stems", "lang", "release")
 
     def __init__(self, release: Release) -> None:
         self.release = release
+        self.lang = release.language if release.language in LANGUAGES else "en"
+        lang = self.lang
         texts = (release.title, release.summary, release.place or "", *release.topics)
         fields = []
         for text in texts:
@@ -138,7 +175,8 @@ class PreparedRelease:
             # Positions of the content words in ``every``, to quote a match with its stopwords.
             where = tuple(i for i, w in enumerate(every) if w not in STOPWORDS)
             if where:
-                fields.append((tuple((every[i], stem(every[i])) for i in where), every, where))
+                fields.append(
+                    (tuple((every[i], match_key(every[i], lang)) for i in where), every, where))
         self._fields: tuple[tuple[_Seq, tuple[str, ...], tuple[int, ...]], ...] = tuple(fields)
         self._stems = frozenset(s for seq, _, _ in self._fields for _, s in seq)
         by_letter: dict[str, set[tuple[str, str]]] = {}
@@ -197,8 +235,8 @@ def _prepare_cached(release: Release) -> PreparedRelease:
 class _Plan:
     """A topic compiled against a taxonomy: per include term, the alternatives that satisfy it."""
 
-    include: tuple[tuple[_Seq, ...], ...]
-    exclude: tuple[_Seq, ...]
+    include: tuple[tuple[_Alt, ...], ...]
+    exclude: tuple[_Alt, ...]
 
 
 class TopicMatcher:
@@ -212,13 +250,13 @@ class TopicMatcher:
         self._entries: tuple[TaxonomyEntry, ...] = tuple(taxonomy)
         # content stems of a term -> entry index; the way topic text finds its entry.
         self._lookup: dict[tuple[str, ...], int] = {}
-        # every term as (folded text, content seq, entry index), for typo-tolerant lookup.
-        self._terms: list[tuple[str, _Seq, int]] = []
-        alternatives: list[list[_Seq]] = []
+        # every term as (folded text, language, content seq, entry index), for typo lookup.
+        self._terms: list[tuple[str, str, _Seq, int]] = []
+        alternatives: list[list[_Alt]] = []
         for index, entry in enumerate(self._entries):
-            alts: list[_Seq] = []
-            for term in entry.terms:
-                seq = _content(term)
+            alts: list[_Alt] = []
+            for lang, term in entry.terms_by_language():
+                seq = _content(term, lang)
                 if not seq:
                     raise ValueError(
                         f"topic {entry.name!r}: term {term!r} has no words to match on")
@@ -228,13 +266,13 @@ class TopicMatcher:
                     raise ValueError(
                         f"term {term!r} is listed under both {self._entries[owner].name!r}"
                         f" and {entry.name!r}")
-                if stems not in (_stems(a) for a in alts):
-                    alts.append(seq)
+                if (lang, stems) not in ((a_lang, _stems(a)) for a_lang, a in alts):
+                    alts.append((lang, seq))
                 # Every spelling is kept for typo lookup: "minres" is closer to "mines" than
                 # to "mine", which stands for it in ``alts``.
-                self._terms.append((" ".join(words(term)), seq, index))
+                self._terms.append((" ".join(words(term)), lang, seq, index))
             # Single words first: they are the cheapest test and the likeliest to hit.
-            alternatives.append(sorted(alts, key=len))
+            alternatives.append(sorted(alts, key=lambda alt: len(alt[1])))
         self._alternatives = tuple(tuple(a) for a in alternatives)
         self._plans: dict[Topic, _Plan] = {}
 
@@ -386,11 +424,13 @@ class TopicMatcher:
     def _taxonomy_term(self, tokens: list[str]) -> str | None:
         """The taxonomy term ``tokens`` spell, exactly (kept as typed) or within typos
         (replaced by the term's own spelling); None if they spell none."""
-        seq = tuple((w, stem(w)) for w in tokens if w not in STOPWORDS)
-        if _stems(seq) in self._lookup:
-            return " ".join(tokens)
+        text = " ".join(tokens)
+        if self._entry_of(text) is not None:
+            return text
+        typed = {lang: _content(text, lang) for lang in LANGUAGES}
         best: tuple[int, str] | None = None
-        for text, term_seq, _ in self._terms:
+        for text, lang, term_seq, _ in self._terms:
+            seq = typed[lang]
             if len(term_seq) != len(seq):
                 continue
             total = 0
@@ -407,7 +447,7 @@ class TopicMatcher:
     def _key(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> str:
         # A lone taxonomy phrase reads back as one term without quotes; any other phrase needs
         # them so that parse(key) groups exactly the same words.
-        lone = len(include) == 1 and _stems(_content(include[0])) in self._lookup
+        lone = len(include) == 1 and self._entry_of(include[0]) is not None
         parts = [t if lone or " " not in t else f'"{t}"' for t in include]
         parts += [f'-"{t}"' if " " in t else f"-{t}" for t in exclude]
         return " ".join(parts)
@@ -422,9 +462,12 @@ class TopicMatcher:
         """Whether ``release`` matches ``topic`` (see the module docstring for the rules)."""
         prepared = release if isinstance(release, PreparedRelease) else self.prepare(release)
         plan = self._plan(topic)
-        if any(prepared.contains(seq, fuzzy=False) for seq in plan.exclude):
+        lang = prepared.lang
+        if any(alt_lang == lang and prepared.contains(seq, fuzzy=False)
+               for alt_lang, seq in plan.exclude):
             return False
-        return all(any(prepared.contains(alt) for alt in alts) for alts in plan.include)
+        return all(any(alt_lang == lang and prepared.contains(seq) for alt_lang, seq in alts)
+                   for alts in plan.include)
 
     def count(self, topic: Topic, releases: Iterable[Release | PreparedRelease]) -> int:
         """How many of ``releases`` match ``topic``."""
@@ -440,7 +483,9 @@ class TopicMatcher:
         for term, alts in zip(topic.include, self._plan(topic).include, strict=True):
             # The longest alternative that occurs says the most ("safety and health" rather
             # than "osh" would, for "occupational safety and health").
-            for alt in reversed(alts):
+            for alt_lang, alt in reversed(alts):
+                if alt_lang != prepared.lang:
+                    continue
                 said = prepared.find(alt)
                 if said is not None:
                     if said != term and said not in found:
@@ -448,15 +493,32 @@ class TopicMatcher:
                     break
         return f"{topic.key} ({', '.join(found)})" if found else topic.key
 
+    def synonyms(self, text: str) -> list[tuple[str, str]]:
+        """Every (language, term) of the taxonomy entry ``text`` names, else []: what search
+        adds to a query so that it finds what the same topic matches."""
+        index = self._entry_of(" ".join(words(text)))
+        if index is None:
+            return []
+        return self._entries[index].terms_by_language()
+
+    def _entry_of(self, term: str) -> int | None:
+        """The taxonomy entry a term names, in whichever language it is written, else None."""
+        for lang in LANGUAGES:
+            index = self._lookup.get(_stems(_content(term, lang)))
+            if index is not None:
+                return index
+        return None
+
     def _plan(self, topic: Topic) -> _Plan:
         plan = self._plans.get(topic)
         if plan is None:
             include = []
             for term in topic.include:
-                seq = _content(term)
-                index = self._lookup.get(_stems(seq))
-                include.append(self._alternatives[index] if index is not None else (seq,))
-            exclude = tuple(seq for seq in map(_content, topic.exclude) if seq)
+                index = self._entry_of(term)
+                include.append(self._alternatives[index] if index is not None
+                               else _alternatives(term))
+            exclude = tuple(alt for term in topic.exclude for alt in _alternatives(term)
+                            if alt[1])
             plan = _Plan(tuple(include), exclude)
             if len(self._plans) >= _PLAN_CACHE_LIMIT:
                 self._plans.clear()
@@ -483,13 +545,17 @@ def _entry_from_toml(item: object, number: int, path: Path) -> TaxonomyEntry:
     if not isinstance(name, str) or not words(name):
         raise ValueError(f"{where}: 'name' must be a non-empty string of words")
     where = f"{where} ({name!r})"
-    extra = sorted(set(item) - {"name", "synonyms"})
+    extra = sorted(set(item) - {"name", "synonyms", "fr", "es"})
     if extra:
         raise ValueError(f"{where}: unknown key(s) {', '.join(extra)}")
-    synonyms = item.get("synonyms", [])
-    if not isinstance(synonyms, list) or not all(isinstance(s, str) for s in synonyms):
-        raise ValueError(f"{where}: 'synonyms' must be a list of strings")
-    for synonym in synonyms:
-        if not words(synonym):
-            raise ValueError(f"{where}: synonym {synonym!r} has no words")
-    return TaxonomyEntry(" ".join(name.split()), tuple(" ".join(s.split()) for s in synonyms))
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in ("synonyms", "fr", "es"):
+        terms = item.get(key, [])
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            raise ValueError(f"{where}: '{key}' must be a list of strings")
+        for term in terms:
+            if not words(term):
+                label = "synonym" if key == "synonyms" else f"{key} term"
+                raise ValueError(f"{where}: {label} {term!r} has no words")
+        lists[key] = tuple(" ".join(t.split()) for t in terms)
+    return TaxonomyEntry(" ".join(name.split()), lists["synonyms"], lists["fr"], lists["es"])

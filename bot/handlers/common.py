@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.store import StoreUnavailable
+from bot.text import DEFAULT_LANGUAGE, language_of
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,14 @@ def command_argument(message: Message | None) -> str:
     text = (message.text or message.caption or "") if message else ""
     parts = text.split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
+
+
+def reader_language(update: Update) -> str:
+    """The language (en, fr, es) of the person behind an update: their Telegram client's
+    ``language_code`` (``fr*`` -> fr, ``es*`` -> es), else English. The one place handlers ask;
+    a chat's own language setting, when there is one, belongs here too."""
+    user = update.effective_user
+    return language_of(user.language_code if user else None) or DEFAULT_LANGUAGE
 
 
 async def reply(update: Update, text: str, **kwargs: object) -> Message | None:

@@ -30,7 +30,8 @@ HELP_TEXT = """\
 /latest — the 5 newest releases; <code>/latest 10</code> for more (up to 20)
 /search <i>words</i> — typo-tolerant search, e.g. <code>/search trafficking</code>
   Filters: <code>place:beijing</code>, <code>country:china</code>, <code>since:2004-09</code>, \
-<code>before:2004-10-01</code>, <code>kind:advisory</code>, phrases in quotes: \
+<code>before:2004-10-01</code>, <code>kind:advisory</code>, <code>lang:fr</code>, \
+phrases in quotes: \
 <code>/search "coal mine"</code>, leave words out: <code>/search safety -china</code>
 In any chat, type <code>@{username} words</code> to share a release.
 

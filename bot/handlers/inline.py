@@ -13,7 +13,7 @@ from telegram.constants import ParseMode
 
 from bot import metrics, numbers
 from bot.handlers.browse import MAX_OFFSET
-from bot.handlers.common import Context, answers_query
+from bot.handlers.common import Context, answers_query, reader_language
 from bot.releases import Release, release_key
 from bot.render import format_date, release_html
 from bot.search import QueryError
@@ -56,7 +56,8 @@ async def inline_query(update: Update, context: Context) -> None:
     try:
         if text:
             with metrics.search_timer():
-                result = index.search(text, limit=PAGE, offset=offset)
+                result = index.search(text, limit=PAGE, offset=offset,
+                                      language=reader_language(update))
             releases = [h.release for h in result.hits]
             more = offset + len(releases) < result.total
         else:

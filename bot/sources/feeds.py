@@ -36,6 +36,7 @@ from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 from bot.releases import Release, ReleaseError, id_from_key
 from bot.sources.errors import SourceError
 from bot.sources.text import collapse_whitespace, html_to_text, split_kind_prefix
+from bot.text.languages import DEFAULT_LANGUAGE, language_of
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +78,16 @@ def parse_feed(
     strict: bool = False,
     today: date | None = None,
     headers: Mapping[str, str] | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> list[Release]:
     """The items of an RSS 2.0 or Atom document as releases, in document order.
 
     ``source`` (URL or path) names the feed in errors. Unusable items (no title and no link,
     duplicate id) are logged and skipped, or raise :class:`SourceError` naming ``item N`` when
     ``strict`` (files are strict, fetched feeds are not). ``today`` is the last-resort date for
-    undated items (default: today in UTC). ``headers`` are the HTTP response headers, which
+    undated items (default: today in UTC). ``language`` is the default for items whose
+    ``xml:lang`` and channel ``<language>`` say nothing we know. ``headers`` are the HTTP
+    response headers, which
     feedparser uses for the encoding and to resolve relative links.
     """
     response_headers = {key.lower(): value for key, value in (headers or {}).items()}
@@ -111,12 +115,13 @@ def parse_feed(
 
     feed_date = _entry_date(parsed.get("feed", {}), order=("updated", "published"))
     fallback = feed_date or today or datetime.now(UTC).date()
+    feed_language = language_of(parsed.get("feed", {}).get("language")) or language
     releases: list[Release] = []
     first_seen: dict[str, int] = {}
     for index, entry in enumerate(entries, start=1):
         where = f"item {index}"
         try:
-            release = _entry_to_release(entry, fallback, strict=strict)
+            release = _entry_to_release(entry, fallback, strict=strict, language=feed_language)
             if release.id in first_seen:
                 raise ReleaseError(
                     f"duplicate id {release.id!r} (first used at item {first_seen[release.id]})"
@@ -137,6 +142,7 @@ async def fetch_feed(
     etag: str | None = None,
     last_modified: str | None = None,
     timeout: float = 20.0,
+    language: str = DEFAULT_LANGUAGE,
 ) -> FeedFetch:
     """Fetch and parse a feed with a conditional GET; 304 gives ``status="not_modified"``.
 
@@ -170,7 +176,8 @@ async def fetch_feed(
             last_modified=response_headers.get("last-modified") or last_modified,
         )
     # Parsing a large feed takes long enough to stall the bot's event loop, so it runs aside.
-    releases = await asyncio.to_thread(parse_feed, body, url, headers=response_headers)
+    releases = await asyncio.to_thread(
+        parse_feed, body, url, headers=response_headers, language=language)
     return FeedFetch(
         status="ok",
         releases=releases,
@@ -203,7 +210,7 @@ async def _get(
 
 
 def _entry_to_release(entry: Mapping[str, Any], fallback: date, *,
-                      strict: bool = False) -> Release:
+                      strict: bool = False, language: str = DEFAULT_LANGUAGE) -> Release:
     """One feedparser entry as a release; :class:`ReleaseError` when it cannot be one.
 
     ``strict`` (files): a date that is there but unreadable is an error, not "today".
@@ -240,8 +247,20 @@ def _entry_to_release(entry: Mapping[str, Any], fallback: date, *,
             "summary": summary,
             "url": link if link.startswith(("http://", "https://")) and " " not in link else None,
             "topics": topics,
+            "language": _entry_language(entry) or language,
         }
     )
+
+
+def _entry_language(entry: Mapping[str, Any]) -> str | None:
+    """An item's own language, from the ``xml:lang`` of its title or summary (Atom)."""
+    for key in ("title_detail", "summary_detail"):
+        detail = _get_raw(entry, key)
+        if isinstance(detail, Mapping):
+            found = language_of(detail.get("language"))
+            if found:
+                return found
+    return None
 
 
 def _get_raw(mapping: Mapping[str, Any], key: str) -> Any:

@@ -12,8 +12,9 @@ from bot.sources.errors import SourceError
 from bot.sources.feeds import parse_feed
 from bot.sources.jsonfile import parse_json_array, parse_json_lines
 from bot.sources.listing import parse_listing
+from bot.text.languages import DEFAULT_LANGUAGE
 
-_TextParser = Callable[[str, str], list[Release]]
+_TextParser = Callable[[str, str, str], list[Release]]
 
 _BY_EXTENSION: dict[str, _TextParser] = {
     ".json": parse_json_array,
@@ -27,18 +28,21 @@ _FEED_EXTENSIONS = frozenset({".xml", ".rss", ".atom"})
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
-def load_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> list[Release]:
+def load_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES,
+              language: str = DEFAULT_LANGUAGE) -> list[Release]:
     """Every release in a file, or :class:`SourceError` naming the file, the entry and the problem.
 
     Formats: ``.json`` (JSON array of objects), ``.jsonl``/``.ndjson`` (JSON Lines),
     ``.xml``/``.rss``/``.atom`` (RSS 2.0 or Atom); any other name is sniffed from its first
     character (``<`` feed, ``[`` JSON array, ``{`` JSON Lines) and otherwise read as the seed's
-    plain-text listing. All-or-nothing: one bad entry or a duplicate id rejects the whole file,
-    feed files included (unlike fetched feeds, which skip bad items). A file larger than
-    ``max_bytes`` is refused before it is read.
+    plain-text listing. ``language`` is the source's default for releases that do not name
+    theirs (a record's ``language``, an id suffix, a feed's ``<language>``).
+    All-or-nothing: one bad entry or a duplicate id rejects the whole file, feed files
+    included (unlike fetched feeds, which skip bad items). A file larger than ``max_bytes`` is
+    refused before it is read.
     """
     name = os.fspath(path)
-    return parse_file(read_file(name, max_bytes), name)
+    return parse_file(read_file(name, max_bytes), name, language)
 
 
 def read_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> bytes:
@@ -75,28 +79,28 @@ def _megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB" if size >= 102400 else f"{size} bytes"
 
 
-def parse_file(data: bytes, name: str) -> list[Release]:
+def parse_file(data: bytes, name: str, language: str = DEFAULT_LANGUAGE) -> list[Release]:
     """The releases in a file's bytes (see :func:`load_file`); ``name`` names it in errors."""
     try:
-        return _parse(data, name)
+        return _parse(data, name, language)
     except RecursionError:
         # json and the XML parsers recurse per nesting level; a hostile file can nest deeper
         # than the interpreter allows.
         raise SourceError(name, None, "nested too deeply to be a file of releases") from None
 
 
-def _parse(data: bytes, name: str) -> list[Release]:
+def _parse(data: bytes, name: str, language: str) -> list[Release]:
     suffix = Path(name).suffix.lower()
     if suffix in _FEED_EXTENSIONS:
-        return parse_feed(data, name, strict=True)
+        return parse_feed(data, name, strict=True, language=language)
     text = _decode(data, name)
     parser = _BY_EXTENSION.get(suffix)
     if parser is None:
         first = text.lstrip("\ufeff \t\r\n")[:1]
         if first == "<":
-            return parse_feed(data, name, strict=True)
+            return parse_feed(data, name, strict=True, language=language)
         parser = {"[": parse_json_array, "{": parse_json_lines}.get(first, parse_listing)
-    return parser(text, name)
+    return parser(text, name, language)
 
 
 def _decode(data: bytes, name: str) -> str:

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from bot.releases import Release
 from bot.sources.errors import SourceError
 from bot.sources.validate import build_release, ensure_unique_ids
+from bot.text.languages import DEFAULT_LANGUAGE
 
 
-def parse_json_array(text: str, path: str) -> list[Release]:
+def parse_json_array(text: str, path: str, language: str = DEFAULT_LANGUAGE) -> list[Release]:
     """A JSON array of release objects; errors say ``line L, column C`` or ``entry N`` (1-based)."""
     try:
         data = json.loads(text.removeprefix("\ufeff"))
@@ -24,12 +25,12 @@ def parse_json_array(text: str, path: str) -> list[Release]:
     def located() -> Iterator[tuple[str, Release]]:
         for index, item in enumerate(data, start=1):
             where = f"entry {index}"
-            yield where, build_release(path, where, _require_object(item, path, where))
+            yield where, build_release(path, where, _require_object(item, path, where), language)
 
     return ensure_unique_ids(path, located())
 
 
-def parse_json_lines(text: str, path: str) -> list[Release]:
+def parse_json_lines(text: str, path: str, language: str = DEFAULT_LANGUAGE) -> list[Release]:
     """JSON Lines: one release object per line, blank lines allowed; errors say ``line N``."""
 
     def located() -> Iterator[tuple[str, Release]]:
@@ -41,7 +42,7 @@ def parse_json_lines(text: str, path: str) -> list[Release]:
                 item = json.loads(line)
             except json.JSONDecodeError as err:
                 raise SourceError(path, where, f"{err.msg} (column {err.colno})") from None
-            yield where, build_release(path, where, _require_object(item, path, where))
+            yield where, build_release(path, where, _require_object(item, path, where), language)
 
     return ensure_unique_ids(path, located())
 

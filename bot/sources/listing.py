@@ -27,6 +27,7 @@ from bot.releases import Release
 from bot.sources.errors import SourceError
 from bot.sources.text import collapse_whitespace, normalise_place, split_kind_prefix
 from bot.sources.validate import build_release, ensure_unique_ids
+from bot.text.languages import DEFAULT_LANGUAGE
 
 _ENTRY = re.compile(r"^\s*(?P<number>\d{1,5})\.\s+(?P<kind>\S.*?)\s*$")
 _DATE = re.compile(
@@ -58,7 +59,9 @@ class _Entry:
         return f"line {self.line}"
 
 
-def parse_listing(text: str, path: str = "<text>") -> list[Release]:
+def parse_listing(
+    text: str, path: str = "<text>", language: str = DEFAULT_LANGUAGE
+) -> list[Release]:
     """Every entry of a plain-text listing as releases, in file order.
 
     All-or-nothing: the first bad entry raises :class:`SourceError` naming ``path`` and the line.
@@ -68,7 +71,7 @@ def parse_listing(text: str, path: str = "<text>") -> list[Release]:
         raise SourceError(
             path, None, "no numbered entries found (expected lines like '1. Press release')"
         )
-    return ensure_unique_ids(path, ((e.where, _to_release(e, path)) for e in entries))
+    return ensure_unique_ids(path, ((e.where, _to_release(e, path, language)) for e in entries))
 
 
 def _split_entries(text: str, path: str) -> list[_Entry]:
@@ -89,7 +92,7 @@ def _split_entries(text: str, path: str) -> list[_Entry]:
     return entries
 
 
-def _to_release(entry: _Entry, path: str) -> Release:
+def _to_release(entry: _Entry, path: str, language: str) -> Release:
     label = f"entry {entry.number}"
     if not entry.body:
         raise SourceError(path, entry.where, f"{label} has no title")
@@ -116,6 +119,7 @@ def _to_release(entry: _Entry, path: str) -> Release:
             "place": place,
             "summary": collapse_whitespace(" ".join(text for _, text in summary_lines)),
         },
+        language,
     )
 
 

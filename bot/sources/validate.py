@@ -7,12 +7,18 @@ from typing import Any
 
 from bot.releases import Release, ReleaseError
 from bot.sources.errors import SourceError
+from bot.text.languages import DEFAULT_LANGUAGE
 
 
-def build_release(path: str, where: str, data: Mapping[str, Any]) -> Release:
-    """Validate one record; a :class:`ReleaseError` becomes a :class:`SourceError` at ``where``."""
+def build_release(
+    path: str, where: str, data: Mapping[str, Any], language: str = DEFAULT_LANGUAGE
+) -> Release:
+    """Validate one record; a :class:`ReleaseError` becomes a :class:`SourceError` at ``where``.
+
+    ``language`` is the source's default for records that do not name theirs.
+    """
     try:
-        return Release.from_dict(data)
+        return Release.from_dict(data, default_language=language)
     except ReleaseError as err:
         raise SourceError(path, where, str(err)) from None
 
