@@ -193,8 +193,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise CliError(f"{path}: no such file")
         try:
-            batches.append((path, load_file(path, settings.sources.max_file_bytes,
-                                            settings.sources.language)))
+            batches.append((path, load_file(path, max_bytes=settings.sources.max_file_bytes,
+                                            language=settings.sources.language)))
         except SourceError as exc:
             others = " (none of the files was imported)" if len(args.paths) > 1 else ""
             raise CliError(f"{exc}{others}") from None
@@ -262,8 +262,8 @@ async def _index_for(settings: Settings) -> SearchIndex:
     await svc.store.close()
     for path in settings.sources.files:
         try:
-            svc.index.add_many(load_file(path, settings.sources.max_file_bytes,
-                                         settings.sources.language))
+            svc.index.add_many(load_file(path, max_bytes=settings.sources.max_file_bytes,
+                                         language=settings.sources.language))
         except SourceError as exc:
             log.warning("skipping a configured source: %s", exc)
         except OSError as exc:

@@ -28,8 +28,8 @@ _FEED_EXTENSIONS = frozenset({".xml", ".rss", ".atom"})
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
-def load_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES,
-              language: str = DEFAULT_LANGUAGE) -> list[Release]:
+def load_file(path: str | os.PathLike[str], language: str = DEFAULT_LANGUAGE, *,
+              max_bytes: int = MAX_FILE_BYTES) -> list[Release]:
     """Every release in a file, or :class:`SourceError` naming the file, the entry and the problem.
 
     Formats: ``.json`` (JSON array of objects), ``.jsonl``/``.ndjson`` (JSON Lines),
