@@ -438,8 +438,8 @@ class Deliverer:
                 await self._backoff(row, exc)
             else:
                 self.stats.sent += 1
-                await self._mark_sent(row)
                 metrics.alert_sent()
+                await self._mark_sent(row)
             return
 
     # -- bookkeeping after a send ---------------------------------------------------------------

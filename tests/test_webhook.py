@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -216,10 +217,15 @@ async def test_metrics_count_traffic(emulator: Emulator, tmp_path: Path,
         releases.write_text(json.dumps(data))
         [alert] = (await emulator.wait_for_messages(bot.chat["id"], 3))[2:]
         assert "Coal mine" in alert["text"]
-        async with http.get(local(bot, "/metrics")) as response:
-            assert response.status == 200
-            assert response.headers["Content-Type"].startswith("text/plain")
-            metrics = parse_metrics(await response.text())
+        # The emulator shows the alert before the bot has its answer and books it: wait.
+        for _ in range(100):
+            async with http.get(local(bot, "/metrics")) as response:
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith("text/plain")
+                metrics = parse_metrics(await response.text())
+            if metrics[("newsbot_outbox_pending", ())] == 0:
+                break
+            await asyncio.sleep(0.05)
 
     assert metrics[("newsbot_updates_total", (("type", "message"),))] >= 2
     assert metrics[("newsbot_replies_sent_total", ())] >= 2
