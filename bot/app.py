@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +30,7 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
 from bot.handlers import admin, browse, help, inline, membership, subscriptions
+from bot.indexkeeper import IndexKeeper, snapshot_path
 from bot.ingest import Ingestor
 from bot.poller import SourcePoller
 from bot.retry import RetryAfter429
@@ -110,20 +110,17 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 async def open_services(settings: Settings, *, load_index: bool = True) -> Services:
-    """Open the store and build the search index from what it holds.
+    """Open the store and load the search index (from its snapshot when one fits).
 
-    Without ``load_index`` the index starts empty (for ``newsbot import``, which only writes).
+    Without ``load_index`` the index starts empty: for ``newsbot import``, which only writes,
+    and for :func:`running`, which loads it in the background once the bot is up.
     """
     store = await Store.open(settings.storage.database)
     topics = (TopicMatcher.from_file(settings.topics_file) if settings.topics_file.is_file()
               else TopicMatcher.default())
     ingestor = Ingestor(store, SearchIndex(), topics)
-    if not load_index:
-        return Services(settings, store, ingestor.index, topics, ingestor)
-    await ingestor.load_index()
-    # The index is millions of long-lived objects; without this, every full collection
-    # walks them all again (pauses of 60-260 ms at 100,000 releases).
-    gc.freeze()
+    if load_index:
+        await IndexKeeper(ingestor, snapshot_path(settings)).load(save=False)
     return Services(settings, store, ingestor.index, topics, ingestor)
 
 
@@ -135,13 +132,15 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
     Raises :class:`DeliveryLockHeld` when another process already delivers from this store.
     """
     settings: Settings = app.bot_data["settings"]
-    svc = await open_services(settings)
+    svc = await open_services(settings, load_index=False)
     attach(app.bot_data, svc)
+    keeper = IndexKeeper(svc.ingestor, snapshot_path(settings))
     poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
     deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
     try:
         await deliverer.acquire_lock()
-        await _initialize(app)
+        await _initialize(app)  # getMe first: a refused token is reported at once
+        keeper.start()  # the index loads while the bot already answers
         async with app:  # already initialized: this only arranges the shutdown
             await poller.poll_all()
             await _register_commands(app)
@@ -166,6 +165,7 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
                 await deliverer.stop()
                 await app.stop()
     finally:
+        await keeper.stop()  # saves the index if it changed
         await deliverer.release_lock()
         await poller.close()
         await svc.store.close()

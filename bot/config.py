@@ -81,6 +81,8 @@ class Settings:
     sources: SourceSettings = field(default_factory=SourceSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     topics_file: Path = Path("data/topics.toml")
+    #: The search index snapshot; None: beside the SQLite file (see bot.indexkeeper).
+    index_path: Path | None = None
 
     @property
     def where(self) -> str:
@@ -134,7 +136,7 @@ class _Reader:
         "sources": {"files", "feeds", "poll_seconds", "feed_timeout"},
         "delivery": {"messages_per_second", "per_chat_per_second", "per_group_per_minute",
                      "interval_seconds", "max_attempts", "backoff_seconds", "request_timeout"},
-        "search": {"topics_file"},
+        "search": {"topics_file", "index_path"},
     }
 
     def __init__(self, raw: dict[str, Any], where: str, base: Path) -> None:
@@ -232,7 +234,12 @@ class _Reader:
                 request_timeout=self._number("delivery", "request_timeout", d.request_timeout),
             ),
             topics_file=self._path(self._get("search", "topics_file", str, "data/topics.toml")),
+            index_path=self._index_path(),
         )
+
+    def _index_path(self) -> Path | None:
+        value = self._get("search", "index_path", str, "").strip()
+        return self._path(value) if value else None
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

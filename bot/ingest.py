@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: Above this many releases, index updates run in a worker thread to keep the loop responsive.
 _THREAD_THRESHOLD = 200
+#: Releases read from the store at a time when the index is filled from it.
+_PAGE = 5000
 
 
 class Ingestor:
@@ -34,6 +36,12 @@ class Ingestor:
         #: Set whenever new outbox rows were written, so delivery can start at once.
         self.deliveries_added = asyncio.Event()
         self._seen_revision = 0
+        #: Clear while the index is loaded or rebuilt in the background (see bot.indexkeeper):
+        #: ingest then leaves the index alone, and the load catches up from the store.
+        self.index_ready = asyncio.Event()
+        self.index_ready.set()
+        #: Grows whenever the index changes, so a snapshot is written only after changes.
+        self.index_changes = 0
 
     async def ingest(self, releases: Sequence[Release], source: str | None, *, notify: bool,
                      progress: Callable[[int], None] | None = None) -> UpsertResult:
@@ -41,6 +49,9 @@ class Ingestor:
         plan = self.plan_deliveries if notify else None
         result = await self.store.upsert_releases(releases, source, plan, progress)
         changed = [*result.new, *result.updated]
+        if not self.index_ready.is_set():
+            changed = []  # the index is loading; it reads these from the store when done
+        self.index_changes += bool(changed)
         if len(changed) > _THREAD_THRESHOLD:
             await asyncio.to_thread(self.index.add_many, changed)
         elif changed:
@@ -49,17 +60,39 @@ class Ingestor:
             self.deliveries_added.set()
         return result
 
-    async def load_index(self) -> None:
-        """Fill the search index with everything in the store (at start-up)."""
-        await self.refresh_index()
+    @property
+    def seen_revision(self) -> int:
+        """Every release stored up to this revision is in the index."""
+        return self._seen_revision
+
+    async def load_index(self, since: int = 0, page: int = _PAGE) -> int:
+        """Add every release stored after revision ``since`` (all of them at first start).
+
+        Reads the store in pages and indexes each page in a worker thread, so the event loop
+        keeps answering and only one page of rows is in memory at a time.
+        """
+        after, added = (since, ""), 0
+        while rows := await self.store.releases_page(after, page):
+            after = (rows[-1][0], rows[-1][1].id)
+            releases = [release for _, release in rows if self.index.get(release.id) != release]
+            if releases:
+                await asyncio.to_thread(self.index.add_many, releases)
+                added += len(releases)
+            del rows, releases
+        self._seen_revision = max(self._seen_revision, after[0])
+        self.index_changes += bool(added)
+        return added
 
     async def refresh_index(self) -> int:
         """Add releases another process (``newsbot import``) wrote since the last look."""
+        if not self.index_ready.is_set():
+            return 0  # the index is loading, and that load reads them too
         stored, self._seen_revision = await self.store.releases_updated_after(
             self._seen_revision)
         # What this process ingested itself is in the index already; re-adding would cost
         # time and leave dead slots behind.
         releases = [r for r in stored if self.index.get(r.id) != r]
+        self.index_changes += bool(releases)
         if len(releases) > _THREAD_THRESHOLD:
             await asyncio.to_thread(self.index.add_many, releases)
         elif releases:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from telegram import CallbackQuery, Message, Update
@@ -10,6 +12,12 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 log = logging.getLogger(__name__)
+
+#: After a start the search index loads in the background (bot.indexkeeper): a search waits
+#: this long for it (a snapshot loads in about a second), then is told to come back.
+INDEX_WAIT_SECONDS = 5.0
+INDEX_LOADING = ("⏳ The search index is still loading after a restart. "
+                 "Please try again in a moment.")
 
 
 def command_argument(message: Message | None) -> str:
@@ -44,3 +52,11 @@ async def answer_button(callback: CallbackQuery, text: str | None = None,
 
 
 Context = ContextTypes.DEFAULT_TYPE
+
+
+async def index_ready(ready: asyncio.Event) -> bool:
+    """Whether the search index is loaded, after waiting for it a little if it is loading."""
+    if not ready.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), INDEX_WAIT_SECONDS)
+    return ready.is_set()

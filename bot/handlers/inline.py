@@ -11,7 +11,7 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 
-from bot.handlers.common import Context
+from bot.handlers.common import Context, index_ready
 from bot.releases import Release
 from bot.render import format_date, release_html
 from bot.search import QueryError
@@ -41,7 +41,12 @@ async def inline_query(update: Update, context: Context) -> None:
     query = update.inline_query
     if query is None:
         return
-    index = services(context).index
+    svc = services(context)
+    if not await index_ready(svc.ingestor.index_ready):
+        await query.answer([], cache_time=0, button=InlineQueryResultsButton(
+            text="Search is loading, try again in a moment", start_parameter="help"))
+        return
+    index = svc.index
     offset = int(query.offset) if query.offset.isdigit() else 0
     text = query.query.strip()
     try:

@@ -15,7 +15,14 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot import subscriptions as rules
-from bot.handlers.common import Context, answer_button, command_argument, reply
+from bot.handlers.common import (
+    INDEX_LOADING,
+    Context,
+    answer_button,
+    command_argument,
+    index_ready,
+    reply,
+)
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
@@ -120,6 +127,9 @@ async def topics(update: Update, context: Context) -> None:
         await reply(update, "No suggested topics are configured. Any words work: "
                             "<code>/subscribe child labour</code>")
         return
+    if not await index_ready(svc.ingestor.index_ready):
+        await reply(update, INDEX_LOADING)
+        return
     found = await rules.count_matches(svc.topics, [t for _, t in parsed],
                                       rules.all_releases(svc.index))
     counted = sorted(zip(found.counts, (name for name, _ in parsed), strict=True),
@@ -181,6 +191,9 @@ async def _add(svc: Services, target: Target, topic: Topic) -> str:
                 f"is {limit}. Remove one first: /subscriptions")
     if not topic.key:
         return f"✅ Subscribed {where} to every new release."
+    if not await index_ready(svc.ingestor.index_ready):
+        return (f"✅ Subscribed {where} to {label}. (The search index is still loading after "
+                f"a restart, so I cannot count its matches yet.)")
     found = await rules.count_matches(svc.topics, [topic], rules.all_releases(svc.index))
     [matched] = found.counts
     scope = _scope(found)
