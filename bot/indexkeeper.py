@@ -105,8 +105,10 @@ class IndexKeeper:
         # An ingest that committed after the last page was read, but saw the index still
         # loading, left its releases out: from here on ingest indexes itself, so one more
         # look catches exactly those.
-        with contextlib.suppress(Exception):
+        try:
             added += await self.ingestor.refresh_index()
+        except Exception as exc:  # the next poll's refresh catches up instead
+            log.warning("could not catch up the search index with the store: %s", exc)
         # The index is millions of long-lived objects; without this, every full collection
         # walks them all again (pauses of 60-260 ms at 100,000 releases).
         gc.freeze()
