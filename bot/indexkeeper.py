@@ -62,6 +62,7 @@ class IndexKeeper:
         self._saved_changes = 0
         self._save_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._writing: asyncio.Future[int] | None = None
 
     def start(self) -> None:
         """Begin loading in the background; ``ingestor.index_ready`` is set when done."""
@@ -74,6 +75,9 @@ class IndexKeeper:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._writing is not None:
+            with contextlib.suppress(Exception):
+                await self._writing
         if self.ingestor.index_ready.is_set():
             await self.save()
 
@@ -142,6 +146,10 @@ class IndexKeeper:
         self._saved_changes = self.ingestor.index_changes
         return found.revision
 
+    def _written(self, done: asyncio.Future[int], changes: int) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self._saved_changes = max(self._saved_changes, changes)
+
     async def save(self) -> bool:
         """Write the snapshot if the index changed since the last one; True if written.
 
@@ -157,14 +165,17 @@ class IndexKeeper:
             # Taken before the state is copied: the copy holds at least these releases.
             revision = self.ingestor.seen_revision
             started = time.perf_counter()
+            # A thread cannot be cancelled: when stop() cancels us mid-write, it waits for
+            # this write to end rather than start a second one beside it.
+            self._writing = asyncio.ensure_future(asyncio.to_thread(
+                snapshot.save, self.ingestor.index, self.path, store_id=self._store_id,
+                revision=revision, fingerprint=self._fingerprint))
+            self._writing.add_done_callback(lambda done: self._written(done, changes))
             try:
-                size = await asyncio.to_thread(
-                    snapshot.save, self.ingestor.index, self.path, store_id=self._store_id,
-                    revision=revision, fingerprint=self._fingerprint)
+                size = await asyncio.shield(self._writing)
             except Exception as exc:
                 log.warning("could not write the search index snapshot %s: %s", self.path, exc)
                 return False
-            self._saved_changes = changes
             log.info("search index snapshot written: %s (%.0f MB, %.1f s)", self.path,
                      size / 1e6, time.perf_counter() - started)
             return True
