@@ -71,7 +71,8 @@ class Ingestor:
         Reads the store in pages and indexes each page in a worker thread, so the event loop
         keeps answering and only one page of rows is in memory at a time.
         """
-        after, added = (since, ""), 0
+        after: tuple[int, str | None] = (since, None)
+        added = 0
         while rows := await self.store.releases_page(after, page):
             after = (rows[-1][0], rows[-1][1].id)
             releases = [release for _, release in rows if self.index.get(release.id) != release]

@@ -147,7 +147,7 @@ def save(index: SearchIndex, path: Path, *, store_id: str, revision: int,
 
 
 def _write_frame(out: IO[bytes], value: Any) -> None:
-    data = marshal.dumps(value)
+    data = marshal.dumps(_interned(value))
     out.write(_FRAME.pack(len(data), zlib.crc32(data)))
     out.write(data)
 
@@ -157,6 +157,28 @@ def _write_attribute(out: IO[bytes], name: str, value: Any, state: dict[str, Any
     _write_frame(out, (name, tag, len(chunks)))
     for chunk in chunks:
         _write_frame(out, chunk)
+
+
+#: Strings up to this long are written interned, so loading shares them across frames (a
+#: term is in four containers, a release id in three): 34 MB less at 100,000 releases.
+#: Longer ones (titles, summaries) are unique anyway.
+_INTERN_MAX = 64
+_NESTED = frozenset({str, list, tuple, dict})
+
+
+def _interned(value: Any) -> Any:
+    """``value`` with its short strings (in lists, tuples, dict keys and values) interned."""
+    kind = type(value)
+    if kind is str:
+        return sys.intern(value) if len(value) <= _INTERN_MAX else value
+    if kind is list or kind is tuple:
+        if not any(type(v) in _NESTED for v in value):
+            return value
+        out = [_interned(v) for v in value]
+        return out if kind is list else tuple(out)
+    if kind is dict:
+        return {_interned(k): _interned(v) for k, v in value.items()}
+    return value
 
 
 def _chunks(items: list[Any]) -> list[Any]:
@@ -238,6 +260,7 @@ def load(path: Path, *, store_id: str, fingerprint: str) -> Snapshot | None:
                     aliases[name] = next(frames)
                 else:
                     state[name] = _decode(tag, frames)
+            _share_dates(state)
             for name, mapping in aliases.items():
                 state[name] = {key: state[owner] for key, owner in mapping.items()}
             revision = int(header["revision"])
@@ -250,6 +273,19 @@ def load(path: Path, *, store_id: str, fingerprint: str) -> Snapshot | None:
         raise SnapshotError(f"{path}: holds {len(index)} releases, header says "
                             f"{header['releases']}")
     return Snapshot(index, revision)
+
+
+def _share_dates(state: dict[str, Any]) -> None:
+    """Lists of dates that run beside the list of releases point at the releases' dates."""
+    releases = next((v for v in state.values() if isinstance(v, list) and v
+                     and any(isinstance(r, Release) for r in v[:64])), None)
+    if releases is None:
+        return
+    for name, value in state.items():
+        if (isinstance(value, list) and len(value) == len(releases) and value
+                and type(value[0]) is date):
+            state[name] = [d if r is None or r.date != d else r.date
+                           for r, d in zip(releases, value, strict=True)]
 
 
 def _read_frame(file: IO[bytes]) -> Any:

@@ -383,17 +383,20 @@ class Store:
         newest = max((r["revision"] for r in rows), default=revision)
         return [_release_from_row(r) for r in rows], newest
 
-    async def releases_page(self, after: tuple[int, str], limit: int
+    async def releases_page(self, after: tuple[int, str | None], limit: int
                             ) -> list[tuple[int, Release]]:
         """Up to ``limit`` (revision, release) pairs after ``after`` = (revision, id), in that
-        order: a large store read in pages, so no one read holds every release at once."""
+        order: a large store read in pages, so no one read holds every release at once.
+        With id None, the page starts after every release of that revision."""
         revision, release_id = after
+        later = releases_table.c.revision > revision
+        if release_id is not None:
+            later = sa.or_(later, sa.and_(releases_table.c.revision == revision,
+                                          releases_table.c.id > release_id))
         async with self.engine.connect() as conn:
             rows = (await conn.execute(
                 sa.select(releases_table)
-                .where(sa.or_(releases_table.c.revision > revision,
-                              sa.and_(releases_table.c.revision == revision,
-                                      releases_table.c.id > release_id)))
+                .where(later)
                 .order_by(releases_table.c.revision, releases_table.c.id)
                 .limit(limit))).mappings().all()
         return [(int(r["revision"]), _release_from_row(r)) for r in rows]
