@@ -153,16 +153,17 @@ class IndexKeeper:
     async def save(self) -> bool:
         """Write the snapshot if the index changed since the last one; True if written.
 
-        Runs in a worker thread; a failure (disk full, read-only folder) is logged, and the
-        bot goes on with the index it has.
+        Runs in a worker thread, reading the index in place (no copy, so no second index in
+        memory): searches go on meanwhile, additions to the index wait for the end. A
+        failure (disk full, read-only folder) is logged, and the bot goes on without it.
         """
         if self.path is None or not self._store_id:
             return False
-        async with self._save_lock:
+        async with self._save_lock, self.ingestor.index_writes:
             changes = self.ingestor.index_changes
             if changes == self._saved_changes:
                 return False
-            # Taken before the state is copied: the copy holds at least these releases.
+            # Every release stored up to this revision is in the index being written.
             revision = self.ingestor.seen_revision
             started = time.perf_counter()
             # A thread cannot be cancelled: when stop() cancels us mid-write, it waits for

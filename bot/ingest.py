@@ -42,6 +42,9 @@ class Ingestor:
         self.index_ready.set()
         #: Grows whenever the index changes, so a snapshot is written only after changes.
         self.index_changes = 0
+        #: Held while releases are added to the index, and while a snapshot is written (which
+        #: reads the index without copying it; searches go on, additions wait).
+        self.index_writes = asyncio.Lock()
 
     async def ingest(self, releases: Sequence[Release], source: str | None, *, notify: bool,
                      progress: Callable[[int], None] | None = None) -> UpsertResult:
@@ -52,10 +55,8 @@ class Ingestor:
         if not self.index_ready.is_set():
             changed = []  # the index is loading; it reads these from the store when done
         self.index_changes += bool(changed)
-        if len(changed) > _THREAD_THRESHOLD:
-            await asyncio.to_thread(self.index.add_many, changed)
-        elif changed:
-            self.index.add_many(changed)
+        if changed:
+            await self._index(changed)
         if result.deliveries:
             self.deliveries_added.set()
         return result
@@ -77,7 +78,8 @@ class Ingestor:
             after = (rows[-1][0], rows[-1][1].id)
             releases = [release for _, release in rows if self.index.get(release.id) != release]
             if releases:
-                await asyncio.to_thread(self.index.add_many, releases)
+                async with self.index_writes:
+                    await asyncio.to_thread(self.index.add_many, releases)
                 added += len(releases)
             del rows, releases
         self._seen_revision = max(self._seen_revision, after[0])
@@ -94,11 +96,16 @@ class Ingestor:
         # time and leave dead slots behind.
         releases = [r for r in stored if self.index.get(r.id) != r]
         self.index_changes += bool(releases)
-        if len(releases) > _THREAD_THRESHOLD:
-            await asyncio.to_thread(self.index.add_many, releases)
-        elif releases:
-            self.index.add_many(releases)
+        if releases:
+            await self._index(releases)
         return len(releases)
+
+    async def _index(self, releases: list[Release]) -> None:
+        async with self.index_writes:
+            if len(releases) > _THREAD_THRESHOLD:
+                await asyncio.to_thread(self.index.add_many, releases)
+            else:
+                self.index.add_many(releases)
 
     def topic(self, key: str) -> Topic | None:
         """A stored topic key parsed once; None if it no longer parses (then it matches nothing)."""

@@ -37,7 +37,6 @@ arrives during a long bulk load waits for one chunk at most, never for the whole
 from __future__ import annotations
 
 import bisect
-import copy
 import heapq
 import math
 import operator
@@ -551,16 +550,19 @@ class SearchIndex:
 
     # -- persistence (the file format is bot.snapshot's) -------------------------------------
 
-    def export_state(self) -> dict[str, Any]:
-        """A consistent copy of all the index's state but its lock, e.g. to save it.
+    #: Attributes that searches change (bitsets kept between queries): the only state a
+    #: search writes. A snapshot leaves them out, and :meth:`from_state` rebuilds them.
+    CACHES = frozenset({"_bits", "_covered"})
 
-        The lock is held only while containers are copied (in C, ~0.1 s at 100,000
-        releases), not while the copy is written out, so searches barely notice a save.
+    def export_state(self) -> dict[str, Any]:
+        """The index's state (the live objects, not copies) without its lock and caches.
+
+        For writing it out (see bot.snapshot), which takes seconds at 100,000 releases: call
+        it, and write, while nothing *adds or removes* releases (``Ingestor.index_writes``).
+        Searches may go on meanwhile: they only touch :data:`CACHES`, which are left out.
         """
-        with self._lock:
-            memo: dict[int, Any] = {}
-            return {name: _copy_state(value, memo)
-                    for name, value in vars(self).items() if name != "_lock"}
+        return {name: value for name, value in vars(self).items()
+                if name != "_lock" and name not in self.CACHES}
 
     def restore(self, other: SearchIndex) -> None:
         """Take over ``other``'s state (e.g. a loaded snapshot's); ``other`` is not used again."""
@@ -574,6 +576,9 @@ class SearchIndex:
         index = cls.__new__(cls)
         vars(index).update(state)
         index._lock = threading.Lock()
+        for name in cls.CACHES:
+            setattr(index, name, {})
+        index._warm()
         return index
 
     # -- internals: indexing ------------------------------------------------------------------
@@ -1188,33 +1193,6 @@ class SearchIndex:
                     token = " ".join(fixes.get(w, w) for w in words)
             out.append(token)
         return " ".join(out)
-
-
-_MUTABLE = frozenset({list, dict, set, array, Counter})
-
-
-def _copy_state(value: Any, memo: dict[int, Any]) -> Any:
-    """A copy of the mutable containers in ``value`` (immutable values are shared).
-
-    ``memo`` keeps one copy per original, so attributes that share a container (a dict of
-    other attributes) still share it in the copy. Arrays are copied without it (none is
-    shared), which keeps the 180,000 posting lists of a large index to one slice each.
-    """
-    if type(value) not in _MUTABLE:
-        return value
-    done = memo.get(id(value))
-    if done is not None:
-        return done
-    copied = memo[id(value)] = copy.copy(value)
-    if isinstance(copied, dict):
-        nested = [key for key, item in copied.items() if type(item) in _MUTABLE]
-        for key in nested:
-            item = copied[key]
-            copied[key] = item[:] if type(item) is array else _copy_state(item, memo)
-    elif isinstance(copied, list):
-        for i in [i for i, item in enumerate(copied) if type(item) in _MUTABLE]:
-            copied[i] = _copy_state(copied[i], memo)
-    return copied
 
 
 def _words_of(text: str) -> Iterator[str]:

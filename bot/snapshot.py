@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import marshal
 import os
 import pickle
@@ -120,8 +121,9 @@ def save(index: SearchIndex, path: Path, *, store_id: str, revision: int,
     """Write ``index`` to ``path`` atomically (a temp file, then a rename); its size in bytes.
 
     ``revision``: every release stored up to it is in the index (take it *before* the
-    index's state is copied). Safe to call from a worker thread while searches go on: the
-    index lock is held only while its state is copied (C-level copies of its containers).
+    index's state is read). Call it while nothing adds to the index (searches may run; see
+    :meth:`SearchIndex.export_state`). Each frame is encoded just before it is written, so
+    the memory it costs is one frame's, not a copy of the index.
     """
     state = index.export_state()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,13 +154,6 @@ def _write_frame(out: IO[bytes], value: Any) -> None:
     out.write(data)
 
 
-def _write_attribute(out: IO[bytes], name: str, value: Any, state: dict[str, Any]) -> None:
-    tag, chunks = _encode(name, value, state)
-    _write_frame(out, (name, tag, len(chunks)))
-    for chunk in chunks:
-        _write_frame(out, chunk)
-
-
 #: Strings up to this long are written interned, so loading shares them across frames (a
 #: term is in four containers, a release id in three): 34 MB less at 100,000 releases.
 #: Longer ones (titles, summaries) are unique anyway.
@@ -181,41 +176,67 @@ def _interned(value: Any) -> Any:
     return value
 
 
-def _chunks(items: list[Any]) -> list[Any]:
-    return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)] or [[]]
+def _write_attribute(out: IO[bytes], name: str, value: Any, state: dict[str, Any]) -> None:
+    tag, count, chunks = _encode(name, value, state)
+    _write_frame(out, (name, tag, count))
+    written = 0
+    for chunk in chunks:
+        _write_frame(out, chunk)
+        written += 1
+    if written != count:
+        raise RuntimeError(f"{name} changed while it was written")
 
 
-def _dict_chunks(value: dict[Any, Any]) -> list[Any]:
-    items = iter(value.items())
-    out = []
-    while chunk := dict(islice(items, CHUNK)):
-        out.append(chunk)
-    return out or [{}]
+def _slices(items: list[Any]) -> tuple[int, Iterator[list[Any]]]:
+    """(how many, the chunks of a list), made one at a time."""
+    count = max(1, -(-len(items) // CHUNK))
+    return count, (items[i * CHUNK:(i + 1) * CHUNK] for i in range(count))
 
 
-def _encode(name: str, value: Any, state: dict[str, Any]) -> tuple[int, list[Any]]:
-    """(tag, frames) for one attribute of the index."""
+def _dict_slices(value: dict[Any, Any]) -> tuple[int, Iterator[dict[Any, Any]]]:
+    count = max(1, -(-len(value) // CHUNK))
+
+    def chunks() -> Iterator[dict[Any, Any]]:
+        items = iter(list(value.items()))
+        for _ in range(count):
+            yield dict(islice(items, CHUNK))
+
+    return count, chunks()
+
+
+def _encode(name: str, value: Any, state: dict[str, Any]
+            ) -> tuple[int, int, Iterator[Any]]:
+    """(tag, number of frames, the frames) for one attribute of the index."""
     if isinstance(value, list) and value and any(isinstance(v, Release) for v in value[:64]):
-        return _RELEASES, _chunks([None if r is None else _release_tuple(r) for r in value])
+        count, chunks = _slices(value)
+        return _RELEASES, count, ([None if r is None else _release_tuple(r) for r in chunk]
+                                  for chunk in chunks)
     if isinstance(value, list) and value and all(type(v) is date for v in value[:64]):
-        return _DATES, _chunks([d.toordinal() for d in value])
+        count, chunks = _slices(value)
+        return _DATES, count, ([d.toordinal() for d in chunk] for chunk in chunks)
     if isinstance(value, Counter):
-        return _COUNTER, _dict_chunks(dict(value))
+        return (_COUNTER, *_dict_slices(value))
     if isinstance(value, dict) and value and all(isinstance(v, array) for v in value.values()):
-        return _ARRAYS, [{k: (a.typecode, a.tobytes()) for k, a in chunk.items()}
-                         for chunk in _dict_chunks(value)]
+        count, chunks = _dict_slices(value)
+        return _ARRAYS, count, ({k: (a.typecode, a.tobytes()) for k, a in chunk.items()}
+                                for chunk in chunks)
     if isinstance(value, dict) and value:
         # A dict of other attributes (e.g. counts by filter name): keep it pointing at them.
         owners = {id(v): n for n, v in state.items() if n != name}
         if all(id(v) in owners for v in value.values()):
-            return _ALIAS, [{k: owners[id(v)] for k, v in value.items()}]
-    chunks = (_chunks(value) if isinstance(value, list)
-              else _dict_chunks(value) if isinstance(value, dict) else [value])
+            return _ALIAS, 1, iter([{k: owners[id(v)] for k, v in value.items()}])
+    if isinstance(value, list):
+        count, chunks = _slices(value)
+    elif isinstance(value, dict):
+        count, chunks = _dict_slices(value)
+    else:
+        count, chunks = 1, iter([value])
+    first = next(chunks)
     try:
-        marshal.dumps(chunks[0])
+        marshal.dumps(first)
     except ValueError:  # a type marshal does not know: pickle handles the rest
-        return _PICKLE, [pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)]
-    return _PLAIN, chunks
+        return _PICKLE, 1, iter([pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
+    return _PLAIN, count, itertools.chain([first], chunks)
 
 
 def _release_tuple(release: Release) -> tuple[Any, ...]:

@@ -191,9 +191,19 @@ async def test_snapshot_is_written_then_loaded_not_rebuilt(
     await _store_more(settings, [_release("Quarry dust rules for Mongolia")])
     caplog.clear()
     counting = Counting(monkeypatch)
+    read: list[str] = []
+    page = Store.releases_page
+
+    async def counted_page(store: Store, after: Any, limit: int) -> Any:
+        rows = await page(store, after, limit)
+        read.extend(release.id for _, release in rows)
+        return rows
+
+    monkeypatch.setattr(Store, "releases_page", counted_page)
     second = await _run(settings, emulator, "/search coal mine", "/search quarry dust")
     assert "loaded from its snapshot + 1 stored since" in caplog.text
     assert counting.added == 1  # only the new release was indexed: no rebuild
+    assert len(read) == 1  # and only it was read from the store
     assert second[0] == first[0]
     assert "Quarry dust rules for Mongolia" in second[1]
 
