@@ -8,9 +8,9 @@ process is spawned (interpreter start and imports included):
 
 - getMe and the first getUpdates (the bot is serving),
 - when the search index is ready, and when the first ``/search`` sent at once is answered,
-- peak RSS of the bot process (psutil, sampled every 10 ms, and the kernel's high-water
-  mark), until the index is ready and over the whole run (which includes writing the
-  snapshot).
+- peak RSS of the bot process in MB (psutil, sampled every 10 ms, and the kernel's
+  high-water mark ``maxrss``), until the index is ready and over the whole run (which
+  includes writing the snapshot).
 
     python bench/startup.py [--sizes 10000,50000,100000]
 
@@ -57,7 +57,7 @@ async def child(database: str, base_url: str) -> None:
         await svc.ingestor.index_ready.wait()
         print(json.dumps({"ready": time.time(), "releases": len(svc.index)}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB -> MB
     print(json.dumps({"maxrss_mb": peak}), flush=True)
 
 

@@ -197,7 +197,7 @@ def _dict_slices(value: dict[Any, Any]) -> tuple[int, Iterator[dict[Any, Any]]]:
     count = max(1, -(-len(value) // CHUNK))
 
     def chunks() -> Iterator[dict[Any, Any]]:
-        items = iter(list(value.items()))
+        items = iter(value.items())  # nothing adds to the index meanwhile (see save)
         for _ in range(count):
             yield dict(islice(items, CHUNK))
 
