@@ -105,14 +105,13 @@ class IndexKeeper:
                           exc, RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
         self.source = "rebuilt" if since is None else "snapshot"
+        # What was ingested during the load (its pages may have been read before it was
+        # stored) goes in before the index is declared ready; from then on ingest indexes
+        # itself. No await between the last look and set(): nothing can slip in between.
+        while pending := self.ingestor.take_pending():
+            await self.ingestor.add_to_index(pending)
+            added += len(pending)
         self.ingestor.index_ready.set()
-        # An ingest that committed after the last page was read, but saw the index still
-        # loading, left its releases out: from here on ingest indexes itself, so one more
-        # look catches exactly those.
-        try:
-            added += await self.ingestor.refresh_index()
-        except Exception as exc:  # the next poll's refresh catches up instead
-            log.warning("could not catch up the search index with the store: %s", exc)
         # The index is millions of long-lived objects; without this, every full collection
         # walks them all again (pauses of 60-260 ms at 100,000 releases).
         gc.freeze()

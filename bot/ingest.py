@@ -45,6 +45,7 @@ class Ingestor:
         #: Held while releases are added to the index, and while a snapshot is written (which
         #: reads the index without copying it; searches go on, additions wait).
         self.index_writes = asyncio.Lock()
+        self._pending: list[Release] = []
 
     async def ingest(self, releases: Sequence[Release], source: str | None, *, notify: bool,
                      progress: Callable[[int], None] | None = None) -> UpsertResult:
@@ -53,13 +54,26 @@ class Ingestor:
         result = await self.store.upsert_releases(releases, source, plan, progress)
         changed = [*result.new, *result.updated]
         if not self.index_ready.is_set():
-            changed = []  # the index is loading; it reads these from the store when done
+            # The index is loading: it takes these when done (see take_pending).
+            self._pending.extend(changed)
+            changed = []
         self.index_changes += bool(changed)
         if changed:
             await self._index(changed)
         if result.deliveries:
             self.deliveries_added.set()
         return result
+
+    def take_pending(self) -> list[Release]:
+        """Releases ingested while the index was loading, not yet in it (and forget them)."""
+        pending, self._pending = self._pending, []
+        return [release for release in pending if self.index.get(release.id) != release]
+
+    async def add_to_index(self, releases: list[Release]) -> None:
+        """Index these releases now (in a worker thread when there are many)."""
+        if releases:
+            self.index_changes += 1
+            await self._index(releases)
 
     @property
     def seen_revision(self) -> int:

@@ -350,3 +350,29 @@ def test_release_dates_survive(tmp_path: Path) -> None:
     assert loaded.index.get(release.id).date == date(2031, 1, 3)  # type: ignore[union-attr]
 
 
+
+
+async def test_releases_ingested_during_the_load_are_searchable_when_it_ends(
+        tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release stored after the load read its last page, but before the index was ready."""
+    settings = make_settings(tmp_path, emulator.base_url)
+    read_all, go_on = asyncio.Event(), asyncio.Event()
+    original = Ingestor.load_index
+
+    async def load_then_pause(self: Ingestor, since: int = 0, page: int = 5000) -> int:
+        added = await original(self, since, page)
+        read_all.set()
+        await go_on.wait()
+        return added
+
+    monkeypatch.setattr(Ingestor, "load_index", load_then_pause)
+    async with running(build_application(settings)) as svc:
+        await asyncio.wait_for(read_all.wait(), 30)
+        late = _release("Late arrival about dockworkers")
+        await svc.ingestor.ingest([late], "test", notify=False)
+        assert not svc.ingestor.index_ready.is_set()
+        go_on.set()
+        await asyncio.wait_for(svc.ingestor.index_ready.wait(), 30)
+        # Ready means complete: no later catch-up is needed to find it.
+        assert svc.index.get(late.id) == late
+        assert svc.index.search("dockworkers").total == 1
