@@ -7,6 +7,8 @@ conversion and 319 MB for ``marshal`` of plain data (tuples, lists, dicts, ints,
 object (6 s), so the snapshot is written as *frames* (length, CRC-32, marshal bytes) of at
 most :data:`CHUNK` items each: loading reads one frame at a time, so the file is never held
 in memory whole, and a flipped bit or a truncated file is caught by the CRC, not loaded.
+Short strings are written interned, so equal ones in different frames are one object again
+after loading (34 MB less at 100,000 releases than without).
 
 The header says what the snapshot is: :data:`FORMAT`, the Python version (marshal's format
 may change with it), a fingerprint of the word analysis (:func:`analysis_fingerprint`: a
@@ -14,9 +16,11 @@ snapshot made by another analyser must be rebuilt, not loaded), the store it was
 and the store revision it covers. :func:`load` returns ``None`` for a snapshot that does not
 fit and raises :class:`SnapshotError` for one that cannot be read; the caller rebuilds.
 
-The index's state is taken generically (every attribute of :class:`SearchIndex` but its
-lock), so new attributes are saved without changes here: a few types marshal does not know
-(releases, dates, arrays, counters) are converted, anything else unknown goes through pickle.
+The index's state is taken generically (:meth:`SearchIndex.export_state`: every attribute
+but its lock and its caches), so new attributes are saved without changes here: a few types
+marshal does not know (releases, dates, arrays, counters) are converted, anything else
+unknown goes through pickle. A new attribute that *searches* change must be listed in
+``SearchIndex.CACHES``, because the index is written while searches go on.
 """
 
 from __future__ import annotations
