@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +33,7 @@ from bot.config import ConfigError, Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
 from bot.handlers import admin, browse, help, inline, membership, subscriptions, topics
 from bot.handlers.common import store_failure_text
+from bot.indexkeeper import IndexKeeper, snapshot_path
 from bot.ingest import Ingestor
 from bot.lane import Lane
 from bot.poller import SourcePoller
@@ -122,21 +122,18 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 async def open_services(settings: Settings, *, load_index: bool = True) -> Services:
-    """Open the store and build the search index from what it holds.
+    """Open the store and load the search index (from its snapshot when one fits).
 
-    Without ``load_index`` the index starts empty (for ``newsbot import``, which only writes).
+    Without ``load_index`` the index starts empty: for ``newsbot import``, which only writes,
+    and for :func:`running`, which loads it in the background once the bot is up.
     """
     store = await Store.open(settings.storage.database)
     topics = (TopicMatcher.from_file(settings.topics_file) if settings.topics_file.is_file()
               else TopicMatcher.default())
     # Search knows the taxonomy too, so "/search OSH" finds what the topic "OSH" matches.
     ingestor = Ingestor(store, SearchIndex(synonyms=topics.synonyms), topics)
-    if not load_index:
-        return Services(settings, store, ingestor.index, topics, ingestor)
-    await ingestor.load_index()
-    # The index is millions of long-lived objects; without this, every full collection
-    # walks them all again (pauses of 60-260 ms at 100,000 releases).
-    gc.freeze()
+    if load_index:
+        await IndexKeeper(ingestor, snapshot_path(settings)).load(save=False)
     return Services(settings, store, ingestor.index, topics, ingestor)
 
 
@@ -151,8 +148,9 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
     """
     settings: Settings = app.bot_data["settings"]
     _check_listener(settings)
-    svc = await open_services(settings)
+    svc = await open_services(settings, load_index=False)
     attach(app.bot_data, svc)
+    keeper = IndexKeeper(svc.ingestor, snapshot_path(settings))
     poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
     deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
     server = _http_server(app, svc)
@@ -161,7 +159,8 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
     watchdog = asyncio.get_running_loop().create_task(_watch_store(svc), name="newsbot-store")
     try:
         await deliverer.acquire_lock()
-        await _initialize(app)
+        await _initialize(app)  # getMe first: a refused token is reported at once
+        keeper.start()  # the index loads while the bot already answers
         async with app:  # already initialized: this only arranges the shutdown
             await poller.poll_all()
             await _register_commands(app)
@@ -195,6 +194,7 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
                 await app.stop()
     finally:
         watchdog.cancel()
+        await keeper.stop()  # saves the index if it changed
         await deliverer.release_lock()
         await poller.close()
         await svc.store.close()

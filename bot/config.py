@@ -104,6 +104,8 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     topics_file: Path = Path("data/topics.toml")
+    #: The search index snapshot; None: beside the SQLite file (see bot.indexkeeper).
+    index_path: Path | None = None
 
     @property
     def where(self) -> str:
@@ -159,7 +161,7 @@ class _Reader:
                     "language"},
         "delivery": {"messages_per_second", "per_chat_per_second", "per_group_per_minute",
                      "interval_seconds", "max_attempts", "backoff_seconds", "request_timeout"},
-        "search": {"topics_file"},
+        "search": {"topics_file", "index_path"},
     }
 
     def __init__(self, raw: dict[str, Any], where: str, base: Path) -> None:
@@ -270,6 +272,7 @@ class _Reader:
             ),
             topics_file=self._path(self._get("search", "topics_file", str, "data/topics.toml")),
             server=self.server(),
+            index_path=self._index_path(),
         )
 
     def webhook(self) -> tuple[str, str]:
@@ -288,6 +291,10 @@ class _Reader:
             return ServerSettings(listen=parse_listen(text) if text else None)
         except ValueError as exc:
             raise ConfigError(f"{self.where}: [server] listen: {exc}") from None
+
+    def _index_path(self) -> Path | None:
+        value = self._get("search", "index_path", str, "").strip()
+        return self._path(value) if value else None
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

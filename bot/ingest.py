@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: Above this many releases, index updates run in a worker thread to keep the loop responsive.
 _THREAD_THRESHOLD = 200
+#: Releases read from the store at a time when the index is filled from it.
+_PAGE = 5000
 
 
 class Ingestor:
@@ -37,6 +39,16 @@ class Ingestor:
         #: Sources are polled concurrently; their writes go one at a time, so the store sees
         #: one upsert after another and the index is never extended by two threads at once.
         self._write_lock = asyncio.Lock()
+        #: Clear while the index is loaded or rebuilt in the background (see bot.indexkeeper):
+        #: ingest then leaves the index alone, and the load catches up from the store.
+        self.index_ready = asyncio.Event()
+        self.index_ready.set()
+        #: Grows whenever the index changes, so a snapshot is written only after changes.
+        self.index_changes = 0
+        #: Held while releases are added to the index, and while a snapshot is written (which
+        #: reads the index without copying it; searches go on, additions wait).
+        self.index_writes = asyncio.Lock()
+        self._pending: list[Release] = []
 
     async def ingest(self, releases: Sequence[Release], source: str | None, *, notify: bool,
                      progress: Callable[[int], None] | None = None) -> UpsertResult:
@@ -44,31 +56,75 @@ class Ingestor:
         plan = self.plan_deliveries if notify else None
         async with self._write_lock:
             result = await self.store.upsert_releases(releases, source, plan, progress)
-            await self._add_to_index([*result.new, *result.updated])
+            changed = [*result.new, *result.updated]
+            if not self.index_ready.is_set():
+                # The index is loading: it takes these when done (see take_pending).
+                self._pending.extend(changed)
+                changed = []
+            self.index_changes += bool(changed)
+            if changed:
+                await self._index(changed)
         if result.deliveries:
             self.deliveries_added.set()
         return result
 
-    async def load_index(self) -> None:
-        """Fill the search index with everything in the store (at start-up)."""
-        await self.refresh_index()
+    def take_pending(self) -> list[Release]:
+        """Releases ingested while the index was loading, not yet in it (and forget them)."""
+        pending, self._pending = self._pending, []
+        return [release for release in pending if self.index.get(release.id) != release]
+
+    async def add_to_index(self, releases: list[Release]) -> None:
+        """Index these releases now (in a worker thread when there are many)."""
+        if releases:
+            self.index_changes += 1
+            await self._index(releases)
+
+    @property
+    def seen_revision(self) -> int:
+        """Every release stored up to this revision is in the index."""
+        return self._seen_revision
+
+    async def load_index(self, since: int = 0, page: int = _PAGE) -> int:
+        """Add every release stored after revision ``since`` (all of them at first start).
+
+        Reads the store in pages and indexes each page in a worker thread, so the event loop
+        keeps answering and only one page of rows is in memory at a time.
+        """
+        after: tuple[int, str | None] = (since, None)
+        added = 0
+        while rows := await self.store.releases_page(after, page):
+            after = (rows[-1][0], rows[-1][1].id)
+            releases = [release for _, release in rows if self.index.get(release.id) != release]
+            if releases:
+                async with self.index_writes:
+                    await asyncio.to_thread(self.index.add_many, releases)
+                added += len(releases)
+            del rows, releases
+        self._seen_revision = max(self._seen_revision, after[0])
+        self.index_changes += bool(added)
+        return added
 
     async def refresh_index(self) -> int:
         """Add releases another process (``newsbot import``) wrote since the last look."""
+        if not self.index_ready.is_set():
+            return 0  # the index is loading, and that load reads them too
         async with self._write_lock:
             stored, self._seen_revision = await self.store.releases_updated_after(
                 self._seen_revision)
             # What this process ingested itself is in the index already; re-adding would cost
             # time and leave dead slots behind.
             releases = [r for r in stored if self.index.get(r.id) != r]
-            await self._add_to_index(releases)
+            self.index_changes += bool(releases)
+            if releases:
+                await self._index(releases)
         return len(releases)
 
-    async def _add_to_index(self, releases: list[Release]) -> None:
-        if len(releases) > _THREAD_THRESHOLD:
-            await asyncio.to_thread(self.index.add_many, releases)
-        elif releases:
-            self.index.add_many(releases)
+    async def _index(self, releases: list[Release]) -> None:
+        async with self.index_writes:
+            if len(releases) > _THREAD_THRESHOLD:
+                await asyncio.to_thread(self.index.add_many, releases)
+            else:
+                self.index.add_many(releases)
 
     def topic(self, key: str) -> Topic | None:
         """A stored topic key parsed once; None if it no longer parses (then it matches nothing)."""

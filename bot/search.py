@@ -593,6 +593,39 @@ class SearchIndex:
             suggestion = self._suggest(query, parsed) if total == 0 or partial else None
         return SearchResult(hits, total, suggestion, partial)
 
+    # -- persistence (the file format is bot.snapshot's) -------------------------------------
+
+    #: Attributes that searches change (bitsets kept between queries): the only state a
+    #: search writes. A snapshot leaves them out, and :meth:`from_state` rebuilds them.
+    CACHES = frozenset({"_bits", "_covered"})
+
+    def export_state(self) -> dict[str, Any]:
+        """The index's state (the live objects, not copies) without its lock and caches.
+
+        For writing it out (see bot.snapshot), which takes seconds at 100,000 releases: call
+        it, and write, while nothing *adds or removes* releases (``Ingestor.index_writes``).
+        Searches may go on meanwhile: they only touch :data:`CACHES`, which are left out.
+        """
+        return {name: value for name, value in vars(self).items()
+                if name != "_lock" and name not in self.CACHES}
+
+    def restore(self, other: SearchIndex) -> None:
+        """Take over ``other``'s state (e.g. a loaded snapshot's); ``other`` is not used again."""
+        state = {name: value for name, value in vars(other).items() if name != "_lock"}
+        with self._lock:
+            vars(self).update(state)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SearchIndex:
+        """An index with the state :meth:`export_state` returned (in this or an earlier run)."""
+        index = cls.__new__(cls)
+        vars(index).update(state)
+        index._lock = threading.Lock()
+        for name in cls.CACHES:
+            setattr(index, name, {})
+        index._warm()
+        return index
+
     # -- internals: indexing ------------------------------------------------------------------
 
     def _release(self, slot: int) -> Release:

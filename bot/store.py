@@ -573,6 +573,43 @@ class Store:
         newest = max((r["revision"] for r in rows), default=revision)
         return [_release_from_row(r) for r in rows], newest
 
+    async def releases_page(self, after: tuple[int, str | None], limit: int
+                            ) -> list[tuple[int, Release]]:
+        """Up to ``limit`` (revision, release) pairs after ``after`` = (revision, id), in that
+        order: a large store read in pages, so no one read holds every release at once.
+        With id None, the page starts after every release of that revision."""
+        revision, release_id = after
+        later = releases_table.c.revision > revision
+        if release_id is not None:
+            later = sa.or_(later, sa.and_(releases_table.c.revision == revision,
+                                          releases_table.c.id > release_id))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(releases_table)
+                .where(later)
+                .order_by(releases_table.c.revision, releases_table.c.id)
+                .limit(limit))).mappings().all()
+        return [(int(r["revision"]), _release_from_row(r)) for r in rows]
+
+    async def instance_id(self) -> str:
+        """A random id given to this database once, e.g. to tell its files from another's.
+
+        Kept in the ``meta`` table (no schema change); made on first use.
+        """
+        query = sa.select(meta_table.c.value).where(meta_table.c.key == "instance_id")
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(query)).scalar()
+        if value is None:
+            try:
+                async with self._tx() as conn:
+                    await conn.execute(meta_table.insert().values(
+                        key="instance_id", value=os.urandom(16).hex()))
+            except IntegrityError:
+                pass  # another process made it first: use theirs
+            async with self.engine.connect() as conn:
+                value = (await conn.execute(query)).scalar_one()
+        return str(value)
+
     @staticmethod
     async def _bump(conn: AsyncConnection, name: str) -> int:
         """The next value of a counter. Its row update is the transaction's first write, so

@@ -19,7 +19,8 @@ async def test_bot_on_postgres_searches_and_alerts(emulator: Emulator, tmp_path:
     settings = dataclasses.replace(
         make_settings(tmp_path, emulator.base_url),
         storage=StorageSettings(database=postgres_url),
-        sources=SourceSettings(files=(releases,), poll_seconds=0.3))
+        sources=SourceSettings(files=(releases,), poll_seconds=0.3),
+        index_path=tmp_path / "newsbot.index")  # not the default, in the checkout's data/
     async with running(build_application(settings)):
         user = emulator.add_user("Pat")
         chat = emulator.private_chat(user)

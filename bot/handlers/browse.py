@@ -10,10 +10,12 @@ from telegram.error import TelegramError
 
 from bot import metrics, numbers
 from bot.handlers.common import (
+    INDEX_LOADING,
     Context,
     answer_button,
     answers_query,
     command_argument,
+    index_ready,
     reader_language,
     reply,
 )
@@ -42,7 +44,10 @@ async def latest(update: Update, context: Context) -> None:
     if count is None:
         await reply(update, LATEST_USAGE)
         return
-    releases = services(context).index.latest(count)
+    svc = services(context)
+    # While the index loads after a start, the store answers (it sorts the same way).
+    releases = (svc.index.latest(count) if svc.ingestor.index_ready.is_set()
+                else await svc.store.latest_releases(count))
     if not releases:
         await reply(update, "There are no releases yet.")
         return
@@ -92,6 +97,9 @@ async def more(update: Update, context: Context) -> None:
 
 async def send_results_page(update: Update, context: Context, query: str, offset: int) -> None:
     svc = services(context)
+    if not await index_ready(svc.ingestor.index_ready):
+        await reply(update, INDEX_LOADING)
+        return
     size = svc.settings.bot.page_size
     try:
         with metrics.search_timer():

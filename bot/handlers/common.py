@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,6 +17,12 @@ from bot.store import StoreUnavailable
 from bot.text import DEFAULT_LANGUAGE, language_of
 
 log = logging.getLogger(__name__)
+
+#: After a start the search index loads in the background (bot.indexkeeper): a search waits
+#: this long for it (a snapshot loads in about a second), then is told to come back.
+INDEX_WAIT_SECONDS = 5.0
+INDEX_LOADING = ("⏳ The search index is still loading after a restart. "
+                 "Please try again in a moment.")
 
 
 def command_argument(message: Message | None) -> str:
@@ -96,3 +104,11 @@ async def _answer_anyway(update: Update) -> None:
             await update.inline_query.answer([], cache_time=0)
     except Exception as exc:  # the original failure matters more than this one
         log.info("could not answer a query after a failure: %s", exc)
+
+
+async def index_ready(ready: asyncio.Event) -> bool:
+    """Whether the search index is loaded, after waiting for it a little if it is loading."""
+    if not ready.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), INDEX_WAIT_SECONDS)
+    return ready.is_set()

@@ -13,7 +13,7 @@ from telegram.constants import ParseMode
 
 from bot import metrics, numbers
 from bot.handlers.browse import MAX_OFFSET
-from bot.handlers.common import Context, answers_query, reader_language
+from bot.handlers.common import Context, answers_query, index_ready, reader_language
 from bot.releases import Release, release_key
 from bot.render import format_date, release_html
 from bot.search import QueryError
@@ -47,11 +47,16 @@ async def inline_query(update: Update, context: Context) -> None:
     query = update.inline_query
     if query is None:
         return
-    index = services(context).index
+    svc = services(context)
     offset = numbers.parse_count(query.offset, 0, MAX_OFFSET) if query.offset else 0
     if offset is None:  # not an offset this bot gave out: nothing more to show
         await query.answer([], cache_time=0)
         return
+    if not await index_ready(svc.ingestor.index_ready):
+        await query.answer([], cache_time=0, button=InlineQueryResultsButton(
+            text="Search is loading, try again in a moment", start_parameter="help"))
+        return
+    index = svc.index
     text = query.query.strip()
     try:
         if text:

@@ -21,6 +21,7 @@ from bot.handlers.common import (
     answer_button,
     answers_query,
     command_argument,
+    index_ready,
     reply,
 )
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
@@ -169,6 +170,9 @@ async def _add(svc: Services, target: Target, topic: Topic) -> str:
                 f"is {limit}. Remove one first: /subscriptions")
     if not topic.key:
         return f"✅ Subscribed {where} to every new release."
+    if not await index_ready(svc.ingestor.index_ready):
+        return (f"✅ Subscribed {where} to {label}. (The search index is still loading after "
+                f"a restart, so I cannot count its matches yet.)")
     found = await rules.count_matches(svc.topics, [topic], rules.all_releases(svc.index))
     [matched] = found.counts
     scope = scope_text(found)

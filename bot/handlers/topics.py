@@ -17,7 +17,14 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot import subscriptions as rules
-from bot.handlers.common import Context, answer_button, answers_query, reply
+from bot.handlers.common import (
+    INDEX_LOADING,
+    Context,
+    answer_button,
+    answers_query,
+    index_ready,
+    reply,
+)
 from bot.handlers.subscriptions import cap, scope_text, subscribe_chat, where_text
 from bot.permissions import Refusal, Target, is_echo, may_manage, thread_of
 from bot.render import (
@@ -66,7 +73,12 @@ async def keyboard(svc: Services, target: Target, menu: str,
 
 
 async def welcome_keyboard(svc: Services, target: Target) -> InlineKeyboardMarkup | None:
-    """The few topics /start offers (the ones with most releases), or None when none are."""
+    """The few topics /start offers (the ones with most releases), or None when none are.
+
+    None too while the index loads after a restart: its counts would all be zero, and /start
+    should not wait for it."""
+    if not svc.ingestor.index_ready.is_set():
+        return None
     return await keyboard(svc, target, WELCOME_MENU)
 
 
@@ -76,6 +88,9 @@ async def topics(update: Update, context: Context) -> None:
     if message is None or is_echo(message):
         return
     svc = services(context)
+    if not await index_ready(svc.ingestor.index_ready):  # the counts come from the index
+        await reply(update, INDEX_LOADING)
+        return
     target = target_of(message)
     found = await rules.suggestions(svc.topics, svc.index, svc.extra)
     if not found.items:
