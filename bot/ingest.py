@@ -64,6 +64,10 @@ class Ingestor:
             self.index_changes += bool(changed)
             if changed:
                 await self._index(changed)
+            if result.revision == self._seen_revision + 1:
+                # Nothing stored in between by another process: the index holds every release
+                # up to this revision (what a snapshot records; the next refresh starts here).
+                self._seen_revision = result.revision
         if result.deliveries:
             self.deliveries_added.set()
         return result

@@ -99,11 +99,13 @@ def analysis_fingerprint() -> str:
     """
     digest = hashlib.sha256(f"{FORMAT}:{sys.version_info[:2]}".encode())
     import bot.search
-    import bot.textnorm
+    import bot.text
 
-    for module in (bot.search, bot.textnorm, sys.modules[Release.__module__]):
+    text_files = sorted(Path(bot.text.__file__ or "").parent.glob("*.*"))
+    sources = [Path(m.__file__ or "") for m in (bot.search, sys.modules[Release.__module__])]
+    for path in [*sources, *text_files]:
         with contextlib.suppress(OSError, TypeError):
-            digest.update(Path(module.__file__ or "").read_bytes())
+            digest.update(path.read_bytes())
     # What the analyser made of the samples: the vocabulary in order with each term's field
     # classes and counts, the word families, and the filter keys. (Not the internal ids:
     # those depend on the order of a set and differ from run to run.)

@@ -235,6 +235,8 @@ class UpsertResult:
     updated: list[Release]
     unchanged: int
     deliveries: int = 0
+    #: The release revision this upsert took (each upsert takes one, even storing nothing).
+    revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -538,7 +540,7 @@ class Store:
                          "thread_id": d.thread_id, "topics": json.dumps(list(d.topics)),
                          "status": PENDING, "attempts": 0, "next_attempt_at": now,
                          "created_at": now} for d in deliveries])
-        return UpsertResult(new, updated, unchanged, len(deliveries))
+        return UpsertResult(new, updated, unchanged, len(deliveries), revision)
 
     async def all_releases(self) -> list[Release]:
         async with self._read() as conn:
