@@ -215,7 +215,8 @@ async def test_newsbot_run_stops_with_one_line_when_the_database_is_deleted(
     text = stderr.decode()
     assert proc.returncode == 1, text
     assert "Traceback" not in text
-    errors = [line for line in text.splitlines() if "bot.sqlite3" in line]
+    errors = [line for line in text.splitlines()
+              if "bot.sqlite3" in line and ("error" in line or "ERROR" in line)]
     assert len(errors) == 1 and errors[0].startswith("newsbot: error: the database file")
     assert "was deleted" in errors[0]
     assert not (tmp_path / "bot.sqlite3").exists()
