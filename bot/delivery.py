@@ -26,6 +26,7 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import telegram
@@ -39,7 +40,9 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot import clock
 from bot.config import DeliverySettings
+from bot.digest import DigestItem, render_digest
 from bot.releases import Release
 from bot.render import ELLIPSIS, MAX_MESSAGE, format_date, release_html, telegram_length
 from bot.retry import retry_after_seconds, without_retries
@@ -261,8 +264,8 @@ class Deliverer:
         except Exception as exc:
             log.warning("could not read the outbox: %s", exc)
             next_due = None
-        if next_due is not None and next_due > time.time():
-            delay = min(delay, next_due - time.time())
+        if next_due is not None and next_due > clock.now():
+            delay = min(delay, next_due - clock.now())
         # Floor: never spin; ceiling: wake in time to renew the lock.
         delay = min(max(delay, 0.01), LOCK_TTL / 3)
         with contextlib.suppress(TimeoutError):
@@ -282,7 +285,7 @@ class Deliverer:
             await self._hold_lock()
             while not self._stopping:
                 await self._wait_unpaused()
-                rows = await self.store.due_deliveries(time.time(), self._batch, per_chat=1)
+                rows = await self.store.due_deliveries(clock.now(), self._batch, per_chat=1)
                 ready = self._ready(rows)
                 if not ready:
                     if not self._sends:
@@ -383,12 +386,46 @@ class Deliverer:
         return self._group_gap if chat_id < 0 else self._private_gap
 
     async def _attempt(self, row: OutboxRow, release: Release | None) -> None:
-        """Send the row's alert, falling back as Telegram's answer says, and record it."""
+        """Send the row's alert (or the digest it belongs to) and record the outcome."""
+        if row.digest:
+            await self._attempt_digest(row)
+            return
         if release is None:
             self.stats.failed += 1
             await self.store.mark_failed(row.id, f"release {row.release_id} no longer exists")
             return
-        text = release_html(release, matched=row.topics)
+        await self._send(row, release_html(release, matched=row.topics),
+                         lambda: release_plain(release, row.topics), [row.id])
+
+    async def _attempt_digest(self, row: OutboxRow) -> None:
+        """Send every due digest row of the row's chat and thread as one digest (see
+        :mod:`bot.digest`): part after part, each part's rows marked sent on its ok."""
+        rows = await self.store.due_digest_rows(row.chat_id, row.thread_id, clock.now())
+        items: list[DigestItem] = []
+        for each in rows:
+            release = await self.store.get_release(each.release_id)
+            if release is None:
+                self.stats.failed += 1
+                await self.store.mark_failed(each.id, f"release {each.release_id} no longer "
+                                                      "exists")
+            else:
+                items.append(DigestItem(each.id, release, each.topics, each.digest))
+        parts = render_digest(items)
+        for n, part in enumerate(parts):
+            if n:  # the next part waits for the chat's turn like any other message
+                self._chat_ready[row.chat_id] = time.monotonic() + self._gap(row.chat_id)
+                await self._wait_turn(row.chat_id)
+            rest = [i for later in parts[n:] for i in later.row_ids]
+            if not await self._send(row, part.html, lambda p=part: p.plain,  # type: ignore[misc]
+                                    part.row_ids, rest):
+                return
+
+    async def _send(self, row: OutboxRow, text: str, plain: Callable[[], str],
+                    ids: Sequence[int], rest: Sequence[int] = ()) -> bool:
+        """Send one message for the outbox rows ``ids``, falling back as Telegram's answer
+        says; on ok mark them sent together. On failure ``rest`` (default: ``ids``) is what
+        is retried or given up together. True when the message went out."""
+        undone = list(rest or ids)
         mode: ParseMode | None = ParseMode.HTML
         thread = row.thread_id or None
         while True:
@@ -397,7 +434,7 @@ class Deliverer:
                     chat_id=row.chat_id, text=text, parse_mode=mode,
                     message_thread_id=thread, link_preview_options=_NO_PREVIEW)
             except RetryAfter as exc:
-                await self._rate_limited(row, exc)
+                await self._rate_limited(undone, exc)
             except ChatMigrated as exc:
                 await self._migrated(row, int(exc.new_chat_id))
             except Forbidden as exc:
@@ -408,7 +445,7 @@ class Deliverer:
                     log.error("BUG: Telegram cannot parse the HTML of release %s (%s); "
                               "sending it to chat %d as plain text", row.release_id,
                               exc.message, row.chat_id)
-                    text, mode = release_plain(release, row.topics), None
+                    text, mode = plain(), None
                     self.stats.plain_text += 1
                 elif thread is not None and ("thread not found" in reason
                                              or "topic_deleted" in reason):
@@ -417,13 +454,13 @@ class Deliverer:
                     thread = None
                 elif "chat not found" in reason:
                     await self._end_chat(row, exc.message)
-                    return
+                    return False
                 else:
                     self.stats.failed += 1
                     log.warning("Telegram refused outbox row %d for chat %d: %s",
                                 row.id, row.chat_id, exc.message)
-                    await self.store.mark_failed(row.id, f"BadRequest: {exc.message}")
-                    return
+                    await self.store.mark_failed(undone, f"BadRequest: {exc.message}")
+                    return False
                 # The refused request may have counted against the chat's limit.
                 self._chat_ready[row.chat_id] = time.monotonic() + self._gap(row.chat_id)
                 await self._wait_turn(row.chat_id)
@@ -431,19 +468,20 @@ class Deliverer:
             except TelegramError as exc:
                 # TimedOut and NetworkError (5xx, connection lost): it may work later.
                 # InvalidToken and Conflict land here too and use up attempts the same way.
-                await self._backoff(row, exc)
+                await self._backoff(row, undone, exc)
             else:
-                await self.store.mark_sent(row.id)
+                await self.store.mark_sent(ids)
                 self.stats.sent += 1
-            return
+                return True
+            return False
 
-    async def _rate_limited(self, row: OutboxRow, exc: RetryAfter) -> None:
+    async def _rate_limited(self, ids: Sequence[int], exc: RetryAfter) -> None:
         seconds = retry_after_seconds(exc)
         self.stats.rate_limited += 1
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
         log.warning("Telegram said 429 Too Many Requests: pausing all sending for %.0f s",
                     seconds)
-        await self.store.mark_retry(row.id, time.time() + seconds,
+        await self.store.mark_retry(ids, clock.now() + seconds,
                                     f"429: retry after {seconds:g} s", count_attempt=False)
 
     async def _migrated(self, row: OutboxRow, new_id: int) -> None:
@@ -459,17 +497,17 @@ class Deliverer:
         log.info("chat %d is gone for the bot (%s): %d subscriptions and its pending alerts "
                  "ended", row.chat_id, reason, ended)
 
-    async def _backoff(self, row: OutboxRow, exc: TelegramError) -> None:
+    async def _backoff(self, row: OutboxRow, ids: Sequence[int], exc: TelegramError) -> None:
         attempts = row.attempts + 1
         error = f"{type(exc).__name__}: {exc.message}"
         if attempts >= self.settings.max_attempts:
             self.stats.failed += 1
             log.warning("giving up on outbox row %d for chat %d after %d attempts: %s",
                         row.id, row.chat_id, attempts, error)
-            await self.store.mark_failed(row.id, error)
+            await self.store.mark_failed(ids, error)
             return
         delay = backoff_seconds(attempts, self.settings.backoff_seconds, cap=MAX_BACKOFF)
         self.stats.retried += 1
         log.info("outbox row %d for chat %d: %s; retrying in %.1f s", row.id, row.chat_id,
                  error, delay)
-        await self.store.mark_retry(row.id, time.time() + delay, error)
+        await self.store.mark_retry(ids, clock.now() + delay, error)
