@@ -391,11 +391,12 @@ class Store:
                 deliveries = plan(new, subs)
                 if deliveries:
                     slots = await self._digest_slots(conn, deliveries)
+                    due_now = clock.now()  # the clock delivery compares due times with
                     await conn.execute(outbox_table.insert(), [
                         {"release_id": d.release_id, "chat_id": d.chat_id,
                          "thread_id": d.thread_id, "topics": json.dumps(list(d.topics)),
                          "status": PENDING, "attempts": 0,
-                         "next_attempt_at": slots.get((d.chat_id, d.cadence), now),
+                         "next_attempt_at": slots.get((d.chat_id, d.cadence), due_now),
                          "digest": d.cadence if d.cadence in DIGESTS else "",
                          "created_at": now} for d in deliveries])
         return UpsertResult(new, updated, unchanged, len(deliveries))
@@ -668,7 +669,7 @@ class Store:
                                        .values(status=ENDED, last_error="migrated"))
                 else:
                     # A digest row keeps its slot; an alert is due at once.
-                    due = row["next_attempt_at"] if row["digest"] else time.time()
+                    due = row["next_attempt_at"] if row["digest"] else clock.now()
                     await conn.execute(outbox_table.update().where(outbox_table.c.id == row["id"])
                                        .values(chat_id=new_id, next_attempt_at=due))
             old_chat = (await conn.execute(sa.select(chats_table)
