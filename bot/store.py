@@ -743,9 +743,10 @@ class Store:
         ids = [row_id] if isinstance(row_id, int) else list(row_id)
         if not ids:
             return
-        async with self._tx() as conn:
-            await conn.execute(outbox_table.update()
-                               .where(outbox_table.c.id.in_(ids)).values(**values))
+        async with self._tx() as conn:  # all together, in chunks the drivers accept
+            for start in range(0, len(ids), _CHUNK):
+                await conn.execute(outbox_table.update().where(
+                    outbox_table.c.id.in_(ids[start:start + _CHUNK])).values(**values))
 
     async def outbox_rows(self, chat_id: int | None = None) -> list[OutboxRow]:
         query = sa.select(outbox_table).order_by(outbox_table.c.id)
