@@ -262,3 +262,33 @@ async def test_group_members_may_not_change_digests(digest_bot: BotHarness) -> N
 
 def _plain(html: str) -> Any:
     return html.replace("<code>", "").replace("</code>", "")
+
+
+async def test_a_digest_failing_halfway_does_not_resend_the_parts_already_sent(
+        digest_bot: BotHarness, releases_file: Path, fake_clock: FakeClock) -> None:
+    emu, chat = digest_bot.emu, digest_bot.chat["id"]
+    await digest_bot.ask("/subscribe daily")
+    before = len(emu.sent(chat))
+    data = json.loads(releases_file.read_text())
+    titles = [f"Bulletin {n:02d} " + "on decent work " * 16 for n in range(30)]
+    titles = [t.strip() for t in titles]
+    data += [{"title": t, "date": "2004-11-04", "summary": "S."} for t in titles]
+    releases_file.write_text(json.dumps(data))
+    await stored(digest_bot, titles[-1])
+    fake_clock.set("2024-11-05T08:00:01+00:00")
+    await emu.wait_for_messages(chat, before + 1)
+    emu.faults.add("sendMessage", chat_id=chat, error=500)  # the next part fails once
+    store = digest_bot.services.store
+    for _ in range(100):  # until the failure is recorded: the rest waits for a retry
+        rows = await store.outbox_rows(chat)
+        if any(r.last_error for r in rows):
+            break
+        await asyncio.sleep(0.1)
+    sent_first = [r for r in rows if r.status == "sent"]
+    assert 0 < len(sent_first) < 30
+    fake_clock.t += 60  # past the retry time
+    await _wait_all_sent(digest_bot, chat, 30)
+    await settle()
+    joined = "\n".join(texts(emu, chat, before))
+    for title in titles:
+        assert joined.count(title) == 1
