@@ -31,7 +31,16 @@ from telegram.ext import (
 from bot import metrics
 from bot.config import ConfigError, Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
-from bot.handlers import admin, browse, help, inline, membership, subscriptions, topics
+from bot.handlers import (
+    admin,
+    browse,
+    digest,
+    help,
+    inline,
+    membership,
+    subscriptions,
+    topics,
+)
 from bot.handlers.common import store_failure_text
 from bot.indexkeeper import IndexKeeper, snapshot_path
 from bot.ingest import Ingestor
@@ -103,6 +112,7 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     command("subscribe", subscriptions.subscribe)
     command("unsubscribe", subscriptions.unsubscribe)
     command("subscriptions", subscriptions.list_subscriptions)
+    command("digest", digest.digest_command)
     command("topics", topics.topics)
     command("stats", admin.stats)
     app.add_handler(CallbackQueryHandler(browse.more, pattern=f"^{browse.MORE_PREFIX}"))

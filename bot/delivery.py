@@ -28,6 +28,7 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,9 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot import metrics
+from bot import clock, metrics
 from bot.config import DeliverySettings
+from bot.digest import DigestItem, render_digest
 from bot.lane import ALERT, Lane, retry_after_seconds
 from bot.releases import Release
 from bot.render import ELLIPSIS, MAX_MESSAGE, format_date, release_html, telegram_length
@@ -266,8 +268,8 @@ class Deliverer:
         except Exception as exc:
             log.warning("could not read the outbox: %s", exc)
             next_due = None
-        if next_due is not None and next_due > time.time():
-            delay = min(delay, next_due - time.time())
+        if next_due is not None and next_due > clock.now():
+            delay = min(delay, next_due - clock.now())
         # Floor: never spin; ceiling: wake in time to renew the lock.
         delay = min(max(delay, 0.01), LOCK_TTL / 3)
         with contextlib.suppress(TimeoutError):
@@ -291,7 +293,7 @@ class Deliverer:
                 self._store_problem = None
             while not self._stopping and not self._unmarked:
                 await self._wait_unpaused()
-                rows = await self.store.due_deliveries(time.time(), self._batch, per_chat=1)
+                rows = await self.store.due_deliveries(clock.now(), self._batch, per_chat=1)
                 ready = self._ready(rows)
                 if not ready:
                     if not self._sends:
@@ -383,28 +385,63 @@ class Deliverer:
             self._in_flight.discard(row.id)
             self._slots.release()
 
-    async def _send(self, chat_id: int, **kwargs: Any) -> None:
+    async def _post(self, chat_id: int, **kwargs: Any) -> None:
         """One sendMessage through the lane at alert priority; a 429 is raised to record it
         on the row (the lane has already paused everything for its retry_after)."""
         await self.lane.send(lambda: self.bot.send_message(chat_id=chat_id, **kwargs),
                              chat_id=chat_id, priority=ALERT, retry_429=False)
 
     async def _attempt(self, row: OutboxRow, release: Release | None) -> None:
-        """Send the row's alert, falling back as Telegram's answer says, and record it."""
+        """Send the row's alert (or the digest it belongs to) and record the outcome."""
+        if row.digest:
+            await self._attempt_digest(row)
+            return
         if release is None:
             self.stats.failed += 1
             await self.store.mark_failed(row.id, f"release {row.release_id} no longer exists")
             return
-        text = release_html(release, matched=row.topics)
+        await self._send_rows(row, release_html(release, matched=row.topics),
+                              lambda: release_plain(release, row.topics), [row.id])
+
+    async def _attempt_digest(self, row: OutboxRow) -> None:
+        """Send every due digest row of the row's chat and thread as one digest (see
+        :mod:`bot.digest`): part after part, each part's rows marked sent on its ok."""
+        rows = [due for due in await self.store.due_digest_rows(row.chat_id, row.thread_id,
+                                                                 clock.now())
+                if due.id not in self._unmarked]  # sent already, only not recorded yet
+        items: list[DigestItem] = []
+        for each in rows:
+            release = await self.store.get_release(each.release_id)
+            if release is None:
+                self.stats.failed += 1
+                await self.store.mark_failed(each.id, f"release {each.release_id} no longer "
+                                                      "exists")
+            else:
+                items.append(DigestItem(each.id, release, each.topics, each.digest))
+        parts = render_digest(items)
+        for n, part in enumerate(parts):
+            # The lane gives each part its chat's turn like any other message.
+            rest = [i for later in parts[n:] for i in later.row_ids]
+            if not await self._send_rows(row, part.html,
+                                         lambda p=part: p.plain,  # type: ignore[misc]
+                                         part.row_ids, rest):
+                return
+
+    async def _send_rows(self, row: OutboxRow, text: str, plain: Callable[[], str],
+                         ids: Sequence[int], rest: Sequence[int] = ()) -> bool:
+        """Send one message for the outbox rows ``ids``, falling back as Telegram's answer
+        says; on ok mark them sent together. On failure ``rest`` (default: ``ids``) is what
+        is retried or given up together. True when the message went out."""
+        undone = list(rest or ids)
         mode: ParseMode | None = ParseMode.HTML
         thread = row.thread_id or None
         while True:
             try:
-                await self._send(
-                    chat_id=row.chat_id, text=text, parse_mode=mode,
+                await self._post(
+                    row.chat_id, text=text, parse_mode=mode,
                     message_thread_id=thread, link_preview_options=_NO_PREVIEW)
             except RetryAfter as exc:
-                await self._rate_limited(row, exc)
+                await self._rate_limited(undone, exc)
             except ChatMigrated as exc:
                 await self._migrated(row, int(exc.new_chat_id))
             except Forbidden as exc:
@@ -415,7 +452,7 @@ class Deliverer:
                     log.error("BUG: Telegram cannot parse the HTML of release %s (%s); "
                               "sending it to chat %d as plain text", row.release_id,
                               exc.message, row.chat_id)
-                    text, mode = release_plain(release, row.topics), None
+                    text, mode = plain(), None
                     self.stats.plain_text += 1
                 elif thread is not None and ("thread not found" in reason
                                              or "topic_deleted" in reason):
@@ -424,37 +461,38 @@ class Deliverer:
                     thread = None
                 elif "chat not found" in reason:
                     await self._end_chat(row, exc.message)
-                    return
+                    return False
                 else:
                     self.stats.failed += 1
                     log.warning("Telegram refused outbox row %d for chat %d: %s",
                                 row.id, row.chat_id, exc.message)
-                    await self.store.mark_failed(row.id, f"BadRequest: {exc.message}")
-                    return
+                    await self.store.mark_failed(undone, f"BadRequest: {exc.message}")
+                    return False
                 continue  # the lane spaces the next try from this refusal
             except TelegramError as exc:
                 # TimedOut and NetworkError (5xx, connection lost): it may work later.
                 # InvalidToken and Conflict land here too and use up attempts the same way.
-                await self._backoff(row, exc)
+                await self._backoff(row, undone, exc)
             else:
                 self.stats.sent += 1
                 metrics.alert_sent()
-                await self._mark_sent(row)
-            return
+                await self._mark_sent(ids)
+                return True
+            return False
 
     # -- bookkeeping after a send ---------------------------------------------------------------
 
-    async def _mark_sent(self, row: OutboxRow) -> None:
-        """Record a send; if the store cannot, remember the row so it is never sent again."""
+    async def _mark_sent(self, ids: Sequence[int]) -> None:
+        """Record a send; if the store cannot, remember the rows so they are never sent again."""
         sent_at = time.time()
         try:
-            await self.store.mark_sent(row.id, sent_at)
+            await self.store.mark_sent(ids, sent_at)
         except Exception as exc:
-            self._unmarked[row.id] = sent_at
+            self._unmarked.update(dict.fromkeys(ids, sent_at))
             if isinstance(exc, StoreUnavailable):
                 self._store_failed(exc)
             else:
-                log.exception("could not mark outbox row %d as sent", row.id)
+                log.exception("could not mark outbox rows %s as sent", list(ids))
 
     async def _mark_unmarked(self) -> None:
         """Mark the rows sent while the store failed; raises while it still fails."""
@@ -472,11 +510,11 @@ class Deliverer:
                       f" ({len(self._unmarked)} sent alerts not yet recorded)"
                       if self._unmarked else "", self.settings.interval_seconds)
 
-    async def _rate_limited(self, row: OutboxRow, exc: RetryAfter) -> None:
-        # The lane has paused all sending (and logged it); the row waits out the same time.
+    async def _rate_limited(self, ids: Sequence[int], exc: RetryAfter) -> None:
+        # The lane has paused all sending (and logged it); the rows wait out the same time.
         seconds = retry_after_seconds(exc)
         self.stats.rate_limited += 1
-        await self.store.mark_retry(row.id, time.time() + seconds,
+        await self.store.mark_retry(ids, clock.now() + seconds,
                                     f"429: retry after {seconds:g} s", count_attempt=False)
 
     async def _migrated(self, row: OutboxRow, new_id: int) -> None:
@@ -492,17 +530,17 @@ class Deliverer:
         log.info("chat %d is gone for the bot (%s): %d subscriptions and its pending alerts "
                  "ended", row.chat_id, reason, ended)
 
-    async def _backoff(self, row: OutboxRow, exc: TelegramError) -> None:
+    async def _backoff(self, row: OutboxRow, ids: Sequence[int], exc: TelegramError) -> None:
         attempts = row.attempts + 1
         error = f"{type(exc).__name__}: {exc.message}"
         if attempts >= self.settings.max_attempts:
             self.stats.failed += 1
             log.warning("giving up on outbox row %d for chat %d after %d attempts: %s",
                         row.id, row.chat_id, attempts, error)
-            await self.store.mark_failed(row.id, error)
+            await self.store.mark_failed(ids, error)
             return
         delay = backoff_seconds(attempts, self.settings.backoff_seconds, cap=MAX_BACKOFF)
         self.stats.retried += 1
         log.info("outbox row %d for chat %d: %s; retrying in %.1f s", row.id, row.chat_id,
                  error, delay)
-        await self.store.mark_retry(row.id, time.time() + delay, error)
+        await self.store.mark_retry(ids, clock.now() + delay, error)

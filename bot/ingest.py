@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from bot.digest import strongest
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Delivery, Store, Subscription, UpsertResult
@@ -148,15 +149,21 @@ class Ingestor:
 
     def plan_deliveries(self, releases: Sequence[Release],
                         subscriptions: Sequence[Subscription]) -> list[Delivery]:
-        """One delivery per (release, chat, thread) naming every topic of it that matched."""
-        by_target: dict[tuple[int, int], list[str]] = defaultdict(list)
+        """One delivery per (release, chat, thread) naming every topic of it that matched.
+
+        Its cadence is the soonest of the matching subscriptions': a release that an instant
+        subscription matches is an alert (and is not repeated in that chat's digest).
+        """
+        by_target: dict[tuple[int, int], list[Subscription]] = defaultdict(list)
         for sub in subscriptions:
-            by_target[(sub.chat_id, sub.thread_id)].append(sub.topic)
+            by_target[(sub.chat_id, sub.thread_id)].append(sub)
         deliveries: list[Delivery] = []
         for release in releases:
             prepared = self.topics.prepare(release)
-            for (chat_id, thread_id), keys in by_target.items():
-                matched = tuple(k for k in keys if self.matches(k, prepared))
-                if matched:
-                    deliveries.append(Delivery(release.id, chat_id, thread_id, matched))
+            for (chat_id, thread_id), subs in by_target.items():
+                hits = [s for s in subs if self.matches(s.topic, prepared)]
+                if hits:
+                    deliveries.append(Delivery(release.id, chat_id, thread_id,
+                                               tuple(s.topic for s in hits),
+                                               strongest([s.cadence for s in hits])))
         return deliveries

@@ -28,11 +28,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bot import clock
+from bot.digest import DIGESTS, INSTANT, DigestSchedule, next_slot, strongest
 from bot.releases import Release, release_key
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 _CHUNK = 500
 
 metadata = sa.MetaData()
@@ -101,6 +103,8 @@ subscriptions_table = sa.Table(
     sa.Column("topic", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.UniqueConstraint("chat_id", "thread_id", "topic", name="uq_subscription"),
+    # "instant", "daily" or "weekly" (schema 5); see bot.digest.
+    sa.Column("cadence", sa.String(8), nullable=False, default=INSTANT, server_default=INSTANT),
 )
 outbox_table = sa.Table(
     "outbox", metadata,
@@ -118,6 +122,16 @@ outbox_table = sa.Table(
     sa.Column("sent_at", sa.Float),
     sa.UniqueConstraint("release_key", "chat_id", "thread_id", name="uq_outbox_release_key"),
     sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    # "" for an alert; "daily" / "weekly" for a row that goes out in a digest (schema 5).
+    sa.Column("digest", sa.String(8), nullable=False, default="", server_default=""),
+)
+#: A chat's digest time (schema 5); a chat without a row uses bot.digest's default.
+digest_schedules_table = sa.Table(
+    "digest_schedules", metadata,
+    sa.Column("chat_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("minute", sa.Integer, nullable=False),
+    sa.Column("zone", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )
 saved_queries_table = sa.Table(
     "saved_queries", metadata,
@@ -196,10 +210,34 @@ async def _migrate_to_3(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("ALTER TABLE releases ADD COLUMN release_group TEXT"))
 
 
-#: version -> step that brings a database at version-1 to version. Append, never edit.
-#: A version without a step here (another branch's, not merged yet) is skipped.
+async def _add_missing_columns(conn: AsyncConnection, table: sa.Table,
+                               names: Sequence[str]) -> None:
+    """Add columns a database lacks (a fresh one already has them: step 1 creates the
+    tables of today's metadata, and the later steps then run on top of it)."""
+    have = await conn.run_sync(
+        lambda c: {col["name"] for col in sa.inspect(c).get_columns(table.name)})
+    for name in names:
+        if name in have:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        default = column.server_default.arg  # type: ignore[union-attr]
+        await conn.execute(sa.text(
+            f"ALTER TABLE {table.name} ADD COLUMN {name} {kind} NOT NULL DEFAULT '{default}'"))
+
+
+async def _migrate_to_5(conn: AsyncConnection) -> None:
+    """Digests: a cadence per subscription, a digest mark per outbox row, digest times."""
+    await _add_missing_columns(conn, subscriptions_table, ["cadence"])
+    await _add_missing_columns(conn, outbox_table, ["digest"])
+    await conn.run_sync(lambda c: digest_schedules_table.create(c, checkfirst=True))
+
+
+#: version -> step that brings a database at an older version to this one; steps run in
+#: order, and numbers may have gaps (branches take their numbers in advance). Append, never
+#: edit.
 MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
-    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 5: _migrate_to_5}
 
 
 class StoreError(Exception):
@@ -248,6 +286,8 @@ class Subscription:
     thread_id: int
     topic: str
     created_at: float
+    #: "instant", "daily" or "weekly" (see bot.digest).
+    cadence: str = INSTANT
 
 
 @dataclass(frozen=True)
@@ -258,6 +298,8 @@ class Delivery:
     chat_id: int
     thread_id: int
     topics: tuple[str, ...]
+    #: "instant": due now; "daily" / "weekly": due at the chat's next digest slot.
+    cadence: str = INSTANT
 
 
 @dataclass(frozen=True)
@@ -273,6 +315,8 @@ class OutboxRow:
     attempts: int
     next_attempt_at: float
     last_error: str | None
+    #: "" for an alert, else the digest ("daily" / "weekly") this row goes out in.
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -386,10 +430,8 @@ class Store:
                 raise StoreError(
                     f"database schema version {current} is newer than this newsbot "
                     f"({SCHEMA_VERSION}); upgrade newsbot")
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                step = MIGRATIONS.get(version)
-                if step is not None:
-                    await step(conn)
+            for version in sorted(v for v in MIGRATIONS if current < v <= SCHEMA_VERSION):
+                await MIGRATIONS[version](conn)
             if current == 0:
                 await conn.execute(meta_table.insert().values(
                     key="schema_version", value=str(SCHEMA_VERSION)))
@@ -534,13 +576,40 @@ class Store:
                 subs = await self._subscriptions(conn, None)
                 deliveries = plan(new, subs)
                 if deliveries:
+                    slots = await self._digest_slots(conn, deliveries)
+                    due_now = clock.now()  # the clock delivery compares due times with
                     await conn.execute(outbox_table.insert(), [
                         {"release_id": d.release_id, "release_key": release_key(d.release_id),
                          "chat_id": d.chat_id,
                          "thread_id": d.thread_id, "topics": json.dumps(list(d.topics)),
-                         "status": PENDING, "attempts": 0, "next_attempt_at": now,
+                         "status": PENDING, "attempts": 0,
+                         "next_attempt_at": slots.get((d.chat_id, d.cadence), due_now),
+                         "digest": d.cadence if d.cadence in DIGESTS else "",
                          "created_at": now} for d in deliveries])
         return UpsertResult(new, updated, unchanged, len(deliveries), revision)
+
+    async def _digest_slots(self, conn: AsyncConnection,
+                            deliveries: Sequence[Delivery]) -> dict[tuple[int, str], float]:
+        """(chat, cadence) -> when that chat's next digest of that cadence is due."""
+        wanted = {(d.chat_id, d.cadence) for d in deliveries if d.cadence in DIGESTS}
+        if not wanted:
+            return {}
+        schedules = await self._digest_schedules(conn, {chat for chat, _ in wanted})
+        now = clock.now()
+        return {(chat, cadence): next_slot(now, schedules.get(chat, DigestSchedule()), cadence)
+                for chat, cadence in wanted}
+
+    @staticmethod
+    async def _digest_schedules(conn: AsyncConnection,
+                                chat_ids: Iterable[int]) -> dict[int, DigestSchedule]:
+        ids = list(chat_ids)
+        found: dict[int, DigestSchedule] = {}
+        for start in range(0, len(ids), _CHUNK):
+            rows = (await conn.execute(sa.select(digest_schedules_table).where(
+                digest_schedules_table.c.chat_id.in_(ids[start:start + _CHUNK])))).mappings()
+            for r in rows:
+                found[r["chat_id"]] = DigestSchedule(r["minute"], r["zone"])
+        return found
 
     async def all_releases(self) -> list[Release]:
         async with self._read() as conn:
@@ -585,7 +654,7 @@ class Store:
         if release_id is not None:
             later = sa.or_(later, sa.and_(releases_table.c.revision == revision,
                                           releases_table.c.id > release_id))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(
                 sa.select(releases_table)
                 .where(later)
@@ -599,7 +668,7 @@ class Store:
         Kept in the ``meta`` table (no schema change); made on first use.
         """
         query = sa.select(meta_table.c.value).where(meta_table.c.key == "instance_id")
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             value = (await conn.execute(query)).scalar()
         if value is None:
             try:
@@ -608,7 +677,7 @@ class Store:
                         key="instance_id", value=os.urandom(16).hex()))
             except IntegrityError:
                 pass  # another process made it first: use theirs
-            async with self.engine.connect() as conn:
+            async with self._read() as conn:
                 value = (await conn.execute(query)).scalar_one()
         return str(value)
 
@@ -664,15 +733,71 @@ class Store:
                                       .where(chats_table.c.id == chat_id))).mappings().first()
         return _chat_from_row(row) if row else None
 
-    async def add_subscription(self, chat_id: int, thread_id: int, topic: str) -> bool:
+    async def add_subscription(self, chat_id: int, thread_id: int, topic: str,
+                               cadence: str = INSTANT) -> bool:
         """Subscribe; False when that exact subscription already exists."""
         try:
             async with self._tx() as conn:
                 await conn.execute(subscriptions_table.insert().values(
-                    chat_id=chat_id, thread_id=thread_id, topic=topic, created_at=time.time()))
+                    chat_id=chat_id, thread_id=thread_id, topic=topic, created_at=time.time(),
+                    cadence=cadence))
             return True
         except IntegrityError:  # the unique constraint: a duplicate, however concurrent
             return False
+
+    async def set_cadence(self, chat_id: int, thread_id: int, topic: str,
+                          cadence: str) -> bool:
+        """Change how a subscription is delivered and re-plan the chat's pending digest rows
+        by the cadences they now have. False when there is no such subscription."""
+        async with self._tx() as conn:
+            changed = (await conn.execute(subscriptions_table.update().where(
+                subscriptions_table.c.chat_id == chat_id,
+                subscriptions_table.c.thread_id == thread_id,
+                subscriptions_table.c.topic == topic).values(cadence=cadence))).rowcount
+            if changed:
+                await self._replan_digests(conn, chat_id)
+            return bool(changed)
+
+    async def digest_schedule(self, chat_id: int) -> DigestSchedule:
+        """The chat's digest time (the default when it never chose one)."""
+        async with self._read() as conn:
+            return (await self._digest_schedules(conn, [chat_id])).get(chat_id, DigestSchedule())
+
+    async def set_digest_schedule(self, chat_id: int, schedule: DigestSchedule) -> int:
+        """Set the chat's digest time and move its pending digest rows to the new slots, in
+        one transaction. Returns how many pending releases were re-planned."""
+        values = {"minute": schedule.minute, "zone": schedule.zone, "updated_at": time.time()}
+        async with self._tx() as conn:
+            await _update_or_insert(conn, digest_schedules_table,
+                                    digest_schedules_table.c.chat_id == chat_id, values,
+                                    {"chat_id": chat_id})
+            return await self._replan_digests(conn, chat_id)
+
+    async def _replan_digests(self, conn: AsyncConnection, chat_id: int) -> int:
+        """Give each pending digest row of the chat the cadence its topics now have (the
+        soonest of its thread's matching subscriptions; unchanged when none is left) and
+        that cadence's next slot; a row whose topics became instant is due now."""
+        rows = (await conn.execute(sa.select(outbox_table).where(
+            outbox_table.c.chat_id == chat_id, outbox_table.c.status == PENDING,
+            outbox_table.c.digest != ""))).mappings().all()
+        if not rows:
+            return 0
+        subs = await self._subscriptions(conn, chat_id)
+        schedule = (await self._digest_schedules(conn, [chat_id])).get(chat_id,
+                                                                        DigestSchedule())
+        now = clock.now()
+        for row in rows:
+            topics = set(json.loads(row["topics"] or "[]"))
+            cadences = [s.cadence for s in subs
+                        if s.thread_id == row["thread_id"] and s.topic in topics]
+            cadence = strongest(cadences) if cadences else row["digest"]
+            values: dict[str, Any] = {"digest": "", "next_attempt_at": now}
+            if cadence in DIGESTS:
+                values = {"digest": cadence,
+                          "next_attempt_at": next_slot(now, schedule, cadence)}
+            await conn.execute(outbox_table.update().where(outbox_table.c.id == row["id"])
+                               .values(**values))
+        return len(rows)
 
     async def count_subscriptions(self, chat_id: int) -> int:
         async with self._read() as conn:
@@ -749,9 +874,13 @@ class Store:
                 if (sub.thread_id, sub.topic) not in have:
                     await conn.execute(subscriptions_table.insert().values(
                         chat_id=new_id, thread_id=sub.thread_id, topic=sub.topic,
-                        created_at=sub.created_at))
+                        created_at=sub.created_at, cadence=sub.cadence))
             await conn.execute(subscriptions_table.delete()
                                .where(subscriptions_table.c.chat_id == old_id))
+            await conn.execute(digest_schedules_table.update().where(
+                digest_schedules_table.c.chat_id == old_id,
+                ~sa.exists().where(digest_schedules_table.c.chat_id == new_id),
+            ).values(chat_id=new_id))
             pending = (await conn.execute(sa.select(outbox_table).where(
                 outbox_table.c.chat_id == old_id,
                 outbox_table.c.status == PENDING))).mappings().all()
@@ -764,8 +893,10 @@ class Store:
                     await conn.execute(outbox_table.update().where(outbox_table.c.id == row["id"])
                                        .values(status=ENDED, last_error="migrated"))
                 else:
+                    # A digest row keeps its slot; an alert is due at once.
+                    due = row["next_attempt_at"] if row["digest"] else clock.now()
                     await conn.execute(outbox_table.update().where(outbox_table.c.id == row["id"])
-                                       .values(chat_id=new_id, next_attempt_at=time.time()))
+                                       .values(chat_id=new_id, next_attempt_at=due))
             old_chat = (await conn.execute(sa.select(chats_table)
                                            .where(chats_table.c.id == old_id))).mappings().first()
             if old_chat and not (await conn.execute(
@@ -801,31 +932,46 @@ class Store:
             rows = (await conn.execute(query)).mappings()
             return [_outbox_from_row(r) for r in rows]
 
+    async def due_digest_rows(self, chat_id: int, thread_id: int,
+                              now: float) -> list[OutboxRow]:
+        """Every due pending digest row of one chat and thread, oldest first: one digest."""
+        query = sa.select(outbox_table).where(
+            outbox_table.c.chat_id == chat_id, outbox_table.c.thread_id == thread_id,
+            outbox_table.c.status == PENDING, outbox_table.c.digest != "",
+            outbox_table.c.next_attempt_at <= now).order_by(outbox_table.c.id)
+        async with self._read() as conn:
+            return [_outbox_from_row(r) for r in (await conn.execute(query)).mappings()]
+
     async def next_due_at(self) -> float | None:
         """When the earliest pending row is due, or None with nothing pending."""
         async with self._read() as conn:
             return (await conn.execute(sa.select(sa.func.min(outbox_table.c.next_attempt_at))
                                        .where(outbox_table.c.status == PENDING))).scalar()
 
-    async def mark_sent(self, row_id: int, sent_at: float | None = None) -> None:
+    async def mark_sent(self, row_id: int | Sequence[int], sent_at: float | None = None) -> None:
+        """One row, or all the rows of a digest part together, after Telegram's ok."""
         await self._update_outbox(row_id, status=SENT, sent_at=sent_at or time.time(),
                                   attempts=outbox_table.c.attempts + 1)
 
-    async def mark_retry(self, row_id: int, next_attempt_at: float, error: str,
+    async def mark_retry(self, row_id: int | Sequence[int], next_attempt_at: float, error: str,
                          count_attempt: bool = True) -> None:
         """Try again later; a 429 pause is not the row's fault, so it may not count."""
         attempts = outbox_table.c.attempts + (1 if count_attempt else 0)
         await self._update_outbox(row_id, next_attempt_at=next_attempt_at, last_error=error,
                                   attempts=attempts)
 
-    async def mark_failed(self, row_id: int, error: str) -> None:
+    async def mark_failed(self, row_id: int | Sequence[int], error: str) -> None:
         await self._update_outbox(row_id, status=FAILED, last_error=error,
                                   attempts=outbox_table.c.attempts + 1)
 
-    async def _update_outbox(self, row_id: int, **values: Any) -> None:
-        async with self._tx() as conn:
-            await conn.execute(outbox_table.update()
-                               .where(outbox_table.c.id == row_id).values(**values))
+    async def _update_outbox(self, row_id: int | Sequence[int], **values: Any) -> None:
+        ids = [row_id] if isinstance(row_id, int) else list(row_id)
+        if not ids:
+            return
+        async with self._tx() as conn:  # all together, in chunks the drivers accept
+            for start in range(0, len(ids), _CHUNK):
+                await conn.execute(outbox_table.update().where(
+                    outbox_table.c.id.in_(ids[start:start + _CHUNK])).values(**values))
 
     async def outbox_rows(self, chat_id: int | None = None) -> list[OutboxRow]:
         query = sa.select(outbox_table).order_by(outbox_table.c.id)
@@ -909,7 +1055,7 @@ class Store:
 
     async def ping(self) -> None:
         """One trivial query: raises when the database does not answer (for /healthz)."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             await conn.execute(sa.select(1))
 
     async def outbox_backlog(self) -> tuple[int, float | None]:
@@ -920,7 +1066,7 @@ class Store:
         """
         query = (sa.select(sa.func.count(), sa.func.min(outbox_table.c.created_at))
                  .where(outbox_table.c.status == PENDING))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             count, oldest = (await conn.execute(query)).one()
         return int(count or 0), (float(oldest) if oldest is not None else None)
 
@@ -1020,6 +1166,7 @@ def _outbox_from_row(row: Any) -> OutboxRow:
         thread_id=row["thread_id"], topics=tuple(json.loads(row["topics"] or "[]")),
         status=row["status"], attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
+        digest=row["digest"] or "",
     )
 
 

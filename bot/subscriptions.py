@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from bot.digest import INSTANT
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Store
@@ -29,6 +30,8 @@ class AddStatus(Enum):
     ADDED = "added"
     DUPLICATE = "duplicate"
     AT_LIMIT = "at limit"
+    #: It existed with another cadence, which is now the one asked for.
+    CHANGED = "changed"
 
 
 @dataclass(frozen=True)
@@ -37,20 +40,28 @@ class AddOutcome:
 
     status: AddStatus
     existing: int
+    #: The subscription's cadence before (for CHANGED and DUPLICATE).
+    previous: str | None = None
 
 
 async def add(store: Store, chat_id: int, thread_id: int, topic: Topic,
-              limit: int) -> AddOutcome:
+              limit: int, cadence: str | None = None) -> AddOutcome:
     """Subscribe unless the same subscription exists or the chat is at its limit.
 
-    A duplicate is reported as such even at the limit: it tells the user more.
+    ``cadence`` (instant, daily, weekly; None: instant for a new subscription) changes an
+    existing subscription's cadence when it differs. A duplicate is reported as such even at
+    the limit: it tells the user more.
     """
     subs = await store.subscriptions(chat_id)
-    if any(s.thread_id == thread_id and s.topic == topic.key for s in subs):
-        return AddOutcome(AddStatus.DUPLICATE, len(subs))
+    same = next((s for s in subs if s.thread_id == thread_id and s.topic == topic.key), None)
+    if same is not None:
+        if cadence is not None and cadence != same.cadence:
+            await store.set_cadence(chat_id, thread_id, topic.key, cadence)
+            return AddOutcome(AddStatus.CHANGED, len(subs), same.cadence)
+        return AddOutcome(AddStatus.DUPLICATE, len(subs), same.cadence)
     if len(subs) >= limit:
         return AddOutcome(AddStatus.AT_LIMIT, len(subs))
-    added = await store.add_subscription(chat_id, thread_id, topic.key)
+    added = await store.add_subscription(chat_id, thread_id, topic.key, cadence or INSTANT)
     return AddOutcome(AddStatus.ADDED if added else AddStatus.DUPLICATE, len(subs))
 
 

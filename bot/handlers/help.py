@@ -19,6 +19,7 @@ COMMANDS: tuple[BotCommand, ...] = (
     BotCommand("subscribe", "Alerts for a topic: /subscribe child labour"),
     BotCommand("unsubscribe", "Stop alerts: /unsubscribe child labour"),
     BotCommand("subscriptions", "This chat's alert topics"),
+    BotCommand("digest", "Time of daily/weekly digests: /digest 18:30 Europe/Paris"),
     BotCommand("topics", "Suggested topics: tap one to subscribe"),
     BotCommand("help", "How to use this bot"),
 )
@@ -40,6 +41,10 @@ In any chat, type <code>@{username} words</code> to share a release.
 e.g. <code>/subscribe child labour</code>; \
 exclude words with a minus: <code>/subscribe trafficking -football</code>; \
 <code>/subscribe</code> alone: every new release
+Add <code>daily</code> or <code>weekly</code> for one digest message instead: \
+<code>/subscribe child labour daily</code>; <code>instant</code> switches back
+/digest <i>HH:MM Area/City</i> — when digests arrive, e.g. <code>/digest 18:30 Europe/Paris</code> \
+(default 08:00 UTC; weekly ones on Mondays)
 /unsubscribe <i>topic</i> — stop one; <code>/unsubscribe all</code> — stop all
 /subscriptions — this chat's topics, with buttons to remove them
 /topics — suggested topics as buttons: tap one to subscribe

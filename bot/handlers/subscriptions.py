@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot import numbers
+from bot import digest, numbers
 from bot import subscriptions as rules
 from bot.handlers.common import (
     Context,
@@ -24,6 +24,7 @@ from bot.handlers.common import (
     index_ready,
     reply,
 )
+from bot.i18n import _
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
@@ -38,7 +39,9 @@ MAX_ID = 2**63 - 1
 SUBSCRIBE_USAGE = ("Usage: <code>/subscribe topic</code>, e.g. "
                    "<code>/subscribe child labour</code>; exclude words with a minus: "
                    "<code>/subscribe trafficking -football</code>; "
-                   "<code>/subscribe</code> alone for every new release. Ideas: /topics")
+                   "<code>/subscribe</code> alone for every new release; add <code>daily</code> "
+                   "or <code>weekly</code> for one digest message instead of an alert per "
+                   "release. Ideas: /topics")
 UNSUBSCRIBE_USAGE = ("Usage: <code>/unsubscribe topic</code> or <code>/unsubscribe all</code>. "
                      "/subscriptions lists this chat's topics with buttons to remove them.")
 #: How much of a topic a list line or a button shows, so 50 of them fit one message.
@@ -59,6 +62,7 @@ async def subscribe(update: Update, context: Context) -> None:
     try:
         target, text = await resolve_target(context.bot, message, command_argument(message),
                                             change=True, subscribing=True)
+        text, cadence = digest.split_cadence(text)
         topic = _parse(svc, text)
     except Refusal as exc:
         await reply(update, str(exc))
@@ -66,7 +70,7 @@ async def subscribe(update: Update, context: Context) -> None:
     except TopicError as exc:
         await reply(update, f"{escape(str(exc))}\n{SUBSCRIBE_USAGE}")
         return
-    await reply(update, await _add(svc, target, topic))
+    await reply(update, await _add(svc, target, topic, cadence))
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
@@ -149,30 +153,36 @@ def _parse(svc: Services, text: str) -> Topic:
     return svc.topics.parse(text) if text and text.casefold() != "all" else ALL
 
 
-async def subscribe_chat(svc: Services, target: Target, topic: Topic) -> rules.AddOutcome:
+async def subscribe_chat(svc: Services, target: Target, topic: Topic,
+                         cadence: str | None = None) -> rules.AddOutcome:
     """The one way a chat is subscribed, by command or by button (whose rights the caller
     checked): remember the chat, then add the topic under the rules of :mod:`bot.subscriptions`."""
     await svc.store.save_chat(target.chat_id, target.type, target.title, target.username)
     return await rules.add(svc.store, target.chat_id, target.thread_id, topic,
-                           svc.settings.bot.max_subscriptions_per_chat)
+                           svc.settings.bot.max_subscriptions_per_chat, cadence)
 
 
-async def _add(svc: Services, target: Target, topic: Topic) -> str:
+async def _add(svc: Services, target: Target, topic: Topic, cadence: str | None = None) -> str:
     """Subscribe and word the outcome."""
     label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
     where = where_text(target)
     limit = svc.settings.bot.max_subscriptions_per_chat
-    outcome = await subscribe_chat(svc, target, topic)
+    outcome = await subscribe_chat(svc, target, topic, cadence)
+    if outcome.status is rules.AddStatus.CHANGED:
+        return await _cadence_changed(svc, target, label, outcome.previous or "", cadence or "")
     if outcome.status is rules.AddStatus.DUPLICATE:
-        return f"{cap(where)} is already subscribed to {label}. See /subscriptions."
+        how = digest.cadence_label(outcome.previous or digest.INSTANT)
+        return _("{where} is already subscribed to {label} ({how}). See /subscriptions.").format(
+            where=cap(where), label=label, how=how)
     if outcome.status is rules.AddStatus.AT_LIMIT:
         return (f"{cap(where)} already has {outcome.existing} subscriptions, the most allowed "
                 f"is {limit}. Remove one first: /subscriptions")
+    when = await _digest_note(svc, target, cadence)
     if not topic.key:
-        return f"✅ Subscribed {where} to every new release."
+        return f"✅ Subscribed {where} to every new release{when}."
     if not await index_ready(svc.ingestor.index_ready):
-        return (f"✅ Subscribed {where} to {label}. (The search index is still loading after "
-                f"a restart, so I cannot count its matches yet.)")
+        return (f"✅ Subscribed {where} to {label}{when}. (The search index is still loading "
+                f"after a restart, so I cannot count its matches yet.)")
     found = await rules.count_matches(svc.topics, [topic], rules.all_releases(svc.index))
     [matched] = found.counts
     scope = scope_text(found)
@@ -180,8 +190,35 @@ async def _add(svc: Services, target: Target, topic: Topic) -> str:
         return (f"⚠️ Subscribed {where} to {label}, but it matches none of {scope} — check "
                 f"the spelling, or see /topics. "
                 f"Undo: <code>/unsubscribe {_remote_prefix(target)}{escape(topic.key)}</code>")
+    if when:
+        return (f"✅ Subscribed {where} to {label}{when}. It matches {matched} of {scope} so "
+                f"far.")
     return (f"✅ Subscribed {where} to {label}. It matches {matched} of {scope}; "
             f"new ones will be sent {'there' if target.remote else 'here'}.")
+
+
+async def _digest_note(svc: Services, target: Target, cadence: str | None) -> str:
+    """", as a daily digest (08:00 UTC; change it with /digest)" for a digest cadence."""
+    if cadence not in digest.DIGESTS:
+        return ""
+    schedule = await svc.store.digest_schedule(target.chat_id)
+    text = (_(", as a daily digest at {time} ({zone})") if cadence == digest.DAILY
+            else _(", as a weekly digest on Mondays at {time} ({zone})"))
+    return (text.format(time=schedule.time_text, zone=escape(schedule.zone))
+            + _("; change the time with /digest"))
+
+
+async def _cadence_changed(svc: Services, target: Target, label: str, previous: str,
+                           cadence: str) -> str:
+    """The reply when /subscribe changed an existing subscription's cadence."""
+    if cadence == digest.INSTANT:
+        return _("🔁 {where} now gets {label} as instant alerts again, no longer in the {old}; "
+                 "any releases waiting for the digest go out now.").format(
+            where=cap(where_text(target)), label=label, old=digest.cadence_label(previous))
+    note = await _digest_note(svc, target, cadence)
+    return _("🔁 {where} now gets {label}{note} (instead of {old}).").format(
+        where=cap(where_text(target)), label=label, note=note,
+        old=digest.cadence_label(previous))
 
 
 def scope_text(found: rules.MatchCounts) -> str:
@@ -217,11 +254,14 @@ def subscription_list(subs: Sequence[Subscription],
     buttons = []
     for n, sub in enumerate(subs, 1):
         thread = f" <i>(topic thread {sub.thread_id})</i>" if sub.thread_id else ""
-        lines.append(f"{n}. {topic_label(sub.topic, _LINE_CHARS)}{thread}")
+        how = digest.cadence_label(sub.cadence)
+        lines.append(f"{n}. {topic_label(sub.topic, _LINE_CHARS)} · {how}{thread}")
         label = sub.topic if sub.topic else "every new release"
         buttons.append([InlineKeyboardButton(
             f"✖ {n}. {_cut(label, _BUTTON_CHARS)}", callback_data=f"{REMOVE_PREFIX}{sub.id}")])
-    lines.append("Press a button to remove that subscription.")
+    lines.append("Press a button to remove that subscription. Digests: "
+                 "<code>/subscribe topic daily</code> (or <code>weekly</code>, "
+                 "<code>instant</code>); their time: /digest")
     return _fit_lines(lines), InlineKeyboardMarkup(buttons)
 
 
