@@ -256,6 +256,9 @@ class _Analysis:
     place: str | None
     kind: str
     lang: str
+    #: Terms that are joined forms of hyphenated words here ("lowcost" for "low-cost"): no
+    #: word of the text itself, which topic counts must know (see bot.topiccount).
+    joined: set[str]
 
 
 # The one-word names ("vietnam", "laos") people type for a country, added to its releases.
@@ -265,10 +268,12 @@ for _name, _country in COUNTRY_NAMES.items():
         _ONE_WORD_NAMES.setdefault(_country, []).append(_name)
 
 
-def _field_terms(words: list[str], sequence: list[str] | None, lang: str) -> dict[str, int]:
+def _field_terms(words: list[str], sequence: list[str] | None, lang: str,
+                 joined: set[str] | None = None) -> dict[str, int]:
     """Terms of one field -> 0 if seen as a whole word, 2 if only inside hyphenated words.
 
-    Appends the field's terms, stop words included, to ``sequence`` when one is given.
+    Appends the field's terms, stop words included, to ``sequence`` when one is given, and
+    the joined forms of hyphenated words ("lowcost") to ``joined``.
     """
     found: dict[str, int] = {}
     stopwords = STOPWORDS[lang]
@@ -290,6 +295,8 @@ def _field_terms(words: list[str], sequence: list[str] | None, lang: str) -> dic
                 found.setdefault(term, 2)
         # The joined form too, so "innermongolia" or "lowcost" find it.
         found[stem_of("".join(parts))] = 0
+        if joined is not None:
+            joined.add(stem_of("".join(parts)))
     return found
 
 
@@ -303,10 +310,11 @@ def _analyze(release: Release) -> _Analysis:
         meta_words.extend(split_words(country))
         meta_words.extend(_ONE_WORD_NAMES.get(country, ()))
     sequence: list[str] = []
-    title = _field_terms(title_words, sequence, lang)
+    joined: set[str] = set()
+    title = _field_terms(title_words, sequence, lang, joined)
     sequence.append("")  # a phrase never runs from the title into the summary
-    summary = _field_terms(summary_words, sequence, lang)
-    meta = _field_terms(meta_words, None, lang)
+    summary = _field_terms(summary_words, sequence, lang, joined)
+    meta = _field_terms(meta_words, None, lang, joined)
     classes: dict[str, int] = {}
     # Best field first: a term keeps the class of the first field it is found in.
     for where, terms in ((_TITLE, title), (_META, meta), (_SUMMARY, summary)):
@@ -317,7 +325,7 @@ def _analyze(release: Release) -> _Analysis:
                 classes[term] = where * 4 + part
     place = " ".join(fold(release.place).split()) if release.place else None
     kind = " ".join(fold(release.kind).split())
-    return _Analysis(classes, sequence, countries, place, kind, lang)
+    return _Analysis(classes, sequence, countries, place, kind, lang, joined)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,6 +486,7 @@ class SearchIndex:
         self._df: list[int] = []
         self._classes: list[int] = []  # term id -> bitmask of its field classes with postings
         self._term_langs: list[int] = []  # term id -> bits of the languages it was indexed in
+        self._joined: set[int] = set()  # term ids ever indexed as the joined form of a compound
         self._root_id: dict[str, int] = {"": 0}  # root id 0 separates title from summary
         self._sequence_id: dict[str, bytes] = {}  # term -> encoded root id, for the build
         self._family: dict[int, tuple[int, ...]] = {}  # root id -> term ids
@@ -688,6 +697,8 @@ class SearchIndex:
                 if slots is None:
                     slots = all_slots[key] = array("i")
                 slots.append(slot)
+            if analysis.joined:
+                self._joined.update(term_id[term] for term in analysis.joined)
             codes: list[bytes | None] = list(map(sequence_id.get, analysis.sequence))
             if None in codes:
                 for i, term in enumerate(analysis.sequence):

@@ -8,19 +8,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from bot.digest import INSTANT
-from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Store
+from bot.topiccount import TopicCounter
 from bot.topics import Topic, TopicError, TopicMatcher
 
-#: How long a /subscribe or /topics reply may spend counting matches.
-COUNT_BUDGET_SECONDS = 2.0
 #: Suggested-topic counts are reused this long (while the number of releases is unchanged),
 #: so a tap on a topic button does not count every release again.
 SUGGESTION_CACHE_SECONDS = 60.0
@@ -65,48 +64,32 @@ async def add(store: Store, chat_id: int, thread_id: int, topic: Topic,
     return AddOutcome(AddStatus.ADDED if added else AddStatus.DUPLICATE, len(subs))
 
 
-def all_releases(index: SearchIndex) -> Sequence[Release]:
-    """Every release, from the in-memory index (reading 100,000 rows per command would not do)."""
-    return index.latest(len(index))
+def counter(matcher: TopicMatcher, index: SearchIndex) -> TopicCounter:
+    """The topic counter of this index (one per index and matcher, kept with the index)."""
+    found = _COUNTERS.get(index)
+    if found is None or found.matcher is not matcher:
+        found = _COUNTERS[index] = TopicCounter(index, matcher)
+    return found
+
+
+_COUNTERS: weakref.WeakKeyDictionary[SearchIndex, TopicCounter] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
 class MatchCounts:
-    """How many of the newest ``examined`` releases each topic matches."""
+    """How many of the ``total`` indexed releases each topic matches (always all of them)."""
 
     counts: list[int]
-    examined: int
     total: int
-
-    @property
-    def complete(self) -> bool:
-        return self.examined == self.total
 
 
 async def count_matches(matcher: TopicMatcher, topics: Sequence[Topic],
-                        releases: Sequence[Release],
-                        budget_seconds: float = COUNT_BUDGET_SECONDS) -> MatchCounts:
-    """How many releases each topic matches, newest first, in a worker thread.
-
-    Tokenising a release costs ~0.2 ms, so 100,000 of them would keep a user waiting for
-    half a minute; past ``budget_seconds`` the count stops and says how far it got.
-    """
-    return await asyncio.to_thread(_count_many, matcher, topics, releases, budget_seconds)
-
-
-def _count_many(matcher: TopicMatcher, topics: Sequence[Topic], releases: Sequence[Release],
-                budget_seconds: float) -> MatchCounts:
-    counts = [0] * len(topics)
-    deadline = time.monotonic() + budget_seconds
-    examined = 0
-    for examined, release in enumerate(releases, 1):
-        prepared = matcher.prepare(release)  # tokenise each release once for all topics
-        for i, topic in enumerate(topics):
-            if matcher.matches(topic, prepared):
-                counts[i] += 1
-        if examined % 256 == 0 and time.monotonic() > deadline:
-            break
-    return MatchCounts(counts, examined, len(releases))
+                        index: SearchIndex) -> MatchCounts:
+    """How many indexed releases each topic matches, counted on the index's postings (see
+    :mod:`bot.topiccount`) in a worker thread: complete, and what the topics will match."""
+    total = len(index)
+    counts = await asyncio.to_thread(counter(matcher, index).counts, topics)
+    return MatchCounts(counts, total)
 
 
 # -- suggested topics (the taxonomy), for /topics and /start buttons -------------------------
@@ -163,7 +146,7 @@ async def suggestions(matcher: TopicMatcher, index: SearchIndex,
         if topic.key not in seen:
             seen.add(topic.key)
             parsed.append((entry.name, topic))
-    found = await count_matches(matcher, [t for _, t in parsed], all_releases(index))
+    found = await count_matches(matcher, [t for _, t in parsed], index)
     items = [Suggestion(name, topic, n)
              for n, (name, topic) in zip(found.counts, parsed, strict=True)]
     items.sort(key=lambda s: -s.count)  # stable: taxonomy order among equals

@@ -239,6 +239,10 @@ class _Plan:
     exclude: tuple[_Alt, ...]
 
 
+#: What :meth:`TopicMatcher.compile` returns.
+TopicForm = _Plan
+
+
 class TopicMatcher:
     """Parses topics and matches them against releases, using a synonym taxonomy.
 
@@ -508,6 +512,16 @@ class TopicMatcher:
             if index is not None:
                 return index
         return None
+
+    def compile(self, topic: Topic) -> TopicForm:
+        """The boolean form a topic is matched by: every include term is a tuple of
+        alternatives, (language, ((word, key), ...)), one of which must occur (fuzzily) in a
+        release of that language; no exclusion alternative may occur (exactly).
+
+        :meth:`matches` is this form evaluated on one release; the topic index
+        (:mod:`bot.percolate`) and the counts (:mod:`bot.topiccount`) evaluate it on many.
+        """
+        return self._plan(topic)
 
     def _plan(self, topic: Topic) -> _Plan:
         plan = self._plans.get(topic)

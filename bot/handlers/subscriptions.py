@@ -183,7 +183,7 @@ async def _add(svc: Services, target: Target, topic: Topic, cadence: str | None 
     if not await index_ready(svc.ingestor.index_ready):
         return (f"✅ Subscribed {where} to {label}{when}. (The search index is still loading "
                 f"after a restart, so I cannot count its matches yet.)")
-    found = await rules.count_matches(svc.topics, [topic], rules.all_releases(svc.index))
+    found = await rules.count_matches(svc.topics, [topic], svc.index)
     [matched] = found.counts
     scope = scope_text(found)
     if matched == 0:
@@ -222,10 +222,8 @@ async def _cadence_changed(svc: Services, target: Target, label: str, previous: 
 
 
 def scope_text(found: rules.MatchCounts) -> str:
-    """Which releases a count covers: all of them, or the newest ones it had time for."""
-    if found.complete:
-        return "the 1 release so far" if found.total == 1 else f"the {found.total} releases so far"
-    return f"the newest {found.examined:,} of {found.total:,} releases"
+    """Which releases a count covers: every one stored so far."""
+    return "the 1 release so far" if found.total == 1 else f"the {found.total:,} releases so far"
 
 
 async def _remove(svc: Services, target: Target, topic: Topic | None) -> str:
