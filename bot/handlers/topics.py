@@ -75,9 +75,9 @@ async def keyboard(svc: Services, target: Target, menu: str,
 async def welcome_keyboard(svc: Services, target: Target) -> InlineKeyboardMarkup | None:
     """The few topics /start offers (the ones with most releases), or None when none are.
 
-    None too while the index loads after a restart: its counts would all be zero, and /start
-    should not wait for it."""
-    if not svc.ingestor.index_ready.is_set():
+    None too while the index is still loading a few seconds after a restart (its counts
+    would all be zero): /start waits for it no longer than a search does."""
+    if not await index_ready(svc.ingestor.index_ready):
         return None
     return await keyboard(svc, target, WELCOME_MENU)
 
