@@ -168,8 +168,11 @@ async def test_healthz_ok_then_unavailable_when_the_store_breaks(
         finally:
             await services.store.engine.dispose()
             os.rename(tmp_path / "db-away", folder)
+        # A database file that vanished is final (newsbot run stops: it would otherwise write
+        # to whatever file appears there), so health stays unavailable, naming why.
         async with http.get(url) as response:
-            assert response.status == 200
+            assert response.status == 503
+            assert "bot.sqlite3" in (await response.json())["error"]
 
 
 async def test_healthz_unavailable_when_the_store_hangs(
