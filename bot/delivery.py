@@ -71,6 +71,8 @@ STOP_GRACE = 2.0
 MAX_BACKOFF = 3600.0
 #: How long a claim keeps a row for this process; a killed process's rows come back after it.
 CLAIM_LEASE = 30.0
+#: Most rows one process claims at a time on PostgreSQL.
+MAX_SHARED_BATCH = 200
 #: Wake this long after a chat's turn, so the store (written just after) agrees it has come.
 TURN_SLACK = 0.1
 #: How often a process on PostgreSQL looks for claims of processes on this host that died.
@@ -170,9 +172,10 @@ class Deliverer:
         # A batch is a few seconds of sending: big enough to keep the pipeline full, small
         # enough that rows claimed are still current (and their lease far from its end) when
         # their turn comes; sharing the rate with others, a process claims less at once.
-        seconds = 2 if self.shared else 4
-        self._batch = max(10 if self.shared else 50,
-                          math.ceil(settings.messages_per_second * seconds))
+        # Paid broadcasts allow 1000/s, more than one process sends: claims stay small
+        # enough to be sent long before their lease runs out.
+        self._batch = (min(MAX_SHARED_BATCH, max(10, math.ceil(settings.messages_per_second * 2)))
+                       if self.shared else max(50, math.ceil(settings.messages_per_second * 4)))
         self._dead_check_at = 0.0
         self._busy: set[int] = set()  # chats with a send in flight
         self._in_flight: set[int] = set()  # outbox row ids being sent
