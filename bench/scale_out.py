@@ -189,6 +189,10 @@ async def main(args: argparse.Namespace) -> int:
                      ("fan-out: 429 answers", str(emu.stats.flood_429 - before_429)),
                      ("fan-out: duplicates", str(sum(c - 1 for c in counts if c > 1)))]
 
+            if len(procs) < 2:  # nobody to take over: the first part is the whole story
+                await store.close()
+                return print_table(args, rows)
+
             # -- 2: kill -9 the leader mid fan-out ----------------------------------------------
             before_429 = emu.stats.flood_429
             data.append(release(2))
@@ -231,6 +235,10 @@ async def main(args: argparse.Namespace) -> int:
             except TimeoutError:
                 proc.kill()
         await drop_database(name)
+    return print_table(args, rows)
+
+
+def print_table(args: argparse.Namespace, rows: list[tuple[str, str]]) -> int:
     mode = "paid broadcast, 1000/s" if args.paid else "30/s"
     print(f"\n{args.processes} processes, {args.subscribers} subscribers, PostgreSQL, "
           f"webhook mode, {mode}\n")
