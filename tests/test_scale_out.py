@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
+import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +34,7 @@ from bot.config import ConfigError, DeliverySettings, load_settings
 from bot.delivery import Deliverer
 from bot.emulator import Emulator, FloodLimits
 from bot.emulator.limits import FloodLimiter
+from bot.lane import ALERT, REPLY, Lane
 from bot.store import PENDING, SENT, Delivery, Store, outbox_table
 from tests.conftest import DATA
 from tests.test_delivery import release, sends, until
@@ -374,3 +378,80 @@ async def test_a_second_process_on_sqlite_is_refused_with_one_line(tmp_path: Pat
         finally:
             first.send_signal(signal.SIGTERM)
             await asyncio.wait_for(first.communicate(), 30)
+
+
+# -- the lane on a shared grid (no database: a grid in memory) -------------------------------
+
+
+class _MemorySlots:
+    """The booking rule of bot.budget.SharedSlots, with the counter in memory."""
+
+    def __init__(self, interval: float, horizon: float = 0.5) -> None:
+        self.interval, self.horizon = interval, horizon
+        self.next_slot = 0
+        self.bookings: list[tuple[int, bool]] = []
+
+    async def book(self, count: int, *, urgent: bool = False) -> list[float]:
+        now_slot = math.ceil(time.time() / self.interval)
+        limit = now_slot + math.ceil(self.horizon / self.interval) + (count if urgent else 0)
+        first = max(self.next_slot, now_slot)
+        end = max(first, min(first + count, limit))
+        self.next_slot = end
+        self.bookings.append((end - first, urgent))
+        return [n * self.interval for n in range(first, end)]
+
+    async def pause(self, seconds: float) -> None:
+        self.next_slot = max(self.next_slot, math.ceil((time.time() + seconds) / self.interval))
+
+
+async def test_a_lane_on_a_shared_grid_serves_replies_first_and_keeps_the_pace() -> None:
+    lane = Lane(messages_per_second=20, margin=1.0)
+    grid = _MemorySlots(lane.interval)
+    lane.share(grid)  # type: ignore[arg-type]
+    done: list[tuple[str, float]] = []
+
+    def call(tag: str) -> Any:
+        async def run() -> str:
+            done.append((tag, time.time()))
+            return tag
+        return run
+
+    alerts = [asyncio.ensure_future(lane.send(call(f"a{n}"), chat_id=n, priority=ALERT))
+              for n in range(12)]
+    await asyncio.sleep(0.12)
+    reply = asyncio.ensure_future(lane.send(call("reply"), chat_id=999, priority=REPLY))
+    await asyncio.gather(reply, *alerts)
+    order = [tag for tag, _ in done]
+    assert order.index("reply") < 6  # overtook most of the queued alerts
+    times = [t for _, t in done]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= lane.interval * 0.5  # never two in one slot
+    await lane.shutdown()
+
+
+async def test_a_reply_books_past_what_other_processes_booked_for_alerts() -> None:
+    lane = Lane(messages_per_second=20, margin=1.0)
+    grid = _MemorySlots(lane.interval, horizon=0.5)
+    lane.share(grid)  # type: ignore[arg-type]
+    # Other processes' alerts hold every slot up to the horizon.
+    grid.next_slot = math.ceil(time.time() / lane.interval) + math.ceil(0.5 / lane.interval)
+    assert await grid.book(1) == []  # an alert would have to wait
+    result = await lane.send(lambda: asyncio.sleep(0, "ok"), chat_id=5, priority=REPLY)
+    assert result == "ok" and grid.bookings[-1] == (1, True)
+    await lane.shutdown()
+
+
+async def test_a_version_1_sqlite_file_gains_claims_and_the_batch_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copy(ROOT / "tests" / "fixtures" / "store_v1.sqlite3", path)
+    store = await Store.open(f"sqlite:///{path}")
+    try:
+        [row] = await store.claim_due("me", time.time(), 10, 30.0)
+        assert row.chat_id == 1001 and row.claimed_by == "me"
+        async with store.engine.connect() as conn:
+            indexes = set((await conn.execute(sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'index'"))).scalars())
+        assert {"ix_outbox_queue", "ix_outbox_claimed"} <= indexes
+        assert "ix_outbox_due" not in indexes
+    finally:
+        await store.close()
