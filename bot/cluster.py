@@ -46,19 +46,25 @@ class Lease:
     def __init__(self, store: Store, name: str, owner: str, ttl: float = LEASE_TTL) -> None:
         self.store, self.name, self.owner, self.ttl = store, name, owner, ttl
         self.held = False
+        self._problem: str | None = None  # the last store failure logged, once
 
     async def hold(self) -> bool:
-        """Take or renew the lease; False while another live process holds it (or the store
-        does not answer: then nobody can be sure, and the lease runs out by itself)."""
+        """Take or renew the lease; False while another live process holds it.
+
+        While the store does not answer, the answer stays what it was: a process that long
+        polls keeps answering people (honestly, that the database fails) rather than go
+        silent, and one that does not cannot take over. Others cannot reach the store
+        either, or take the lease over once it runs out (Telegram then refuses one poller).
+        """
         try:
             holder = await self.store.acquire_lock(self.name, self.owner, self.ttl,
                                                    is_stale=holder_is_dead)
         except StoreUnavailable as exc:
-            if self.held:
-                log.error("cannot renew the %s lease (%s): leaving that job to others",
-                          self.name, exc)
-            self.held = False
-            return False
+            if str(exc) != self._problem:
+                self._problem = str(exc)
+                log.error("cannot renew or take the %s lease: %s", self.name, exc)
+            return self.held
+        self._problem = None
         held = holder is None
         if held and not self.held:
             log.info("this process (%s) now holds the %s lease", self.owner, self.name)

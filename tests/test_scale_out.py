@@ -35,7 +35,7 @@ from bot.delivery import Deliverer
 from bot.emulator import Emulator, FloodLimits
 from bot.emulator.limits import FloodLimiter
 from bot.lane import ALERT, REPLY, Lane
-from bot.store import PENDING, SENT, Delivery, Store, outbox_table
+from bot.store import PENDING, SENT, Delivery, Store, StoreUnavailable, outbox_table
 from tests.conftest import DATA
 from tests.test_delivery import release, sends, until
 
@@ -455,3 +455,21 @@ async def test_a_version_1_sqlite_file_gains_claims_and_the_batch_index(tmp_path
         assert "ix_outbox_due" not in indexes
     finally:
         await store.close()
+
+
+async def test_a_lease_keeps_its_state_while_the_store_fails() -> None:
+    class FailingStore:
+        fail = False
+
+        async def acquire_lock(self, *_args: Any, **_kwargs: Any) -> str | None:
+            if self.fail:
+                raise StoreUnavailable("could not save to the database: down", writing=True)
+            return None
+
+    store = FailingStore()
+    lease = Lease(store, "updates", "me:1")  # type: ignore[arg-type]
+    assert await lease.hold()
+    store.fail = True
+    assert await lease.hold()  # still polling: people get honest answers, not silence
+    other = Lease(store, "updates", "other:2")  # type: ignore[arg-type]
+    assert not await other.hold()  # and nobody takes over blind
