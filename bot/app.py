@@ -29,6 +29,8 @@ from telegram.ext import (
 )
 
 from bot import metrics
+from bot.budget import SharedSlots
+from bot.cluster import Coordinator
 from bot.config import ConfigError, Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
 from bot.handlers import (
@@ -49,7 +51,7 @@ from bot.poller import SourcePoller
 from bot.search import SearchIndex
 from bot.server import HttpServer
 from bot.services import Services, attach, services
-from bot.store import Store, StoreGone, StoreUnavailable
+from bot.store import Store, StoreGone, StoreUnavailable, process_identity
 from bot.topics import TopicMatcher
 
 log = logging.getLogger(__name__)
@@ -154,15 +156,28 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
 
     With ``[server] listen`` an HTTP listener serves /healthz and /metrics, and with
     ``[telegram] webhook_url`` also the webhook, which then replaces long polling.
-    Raises :class:`DeliveryLockHeld` when another process already delivers from this store.
+    On SQLite raises :class:`DeliveryLockHeld` when another process already runs on this
+    store. On PostgreSQL any number of processes run together (see :mod:`bot.cluster`):
+    each delivers and answers its webhook; one at a time polls the sources, and without a
+    webhook one at a time long-polls; Telegram's overall limit is booked in the database.
     """
     settings: Settings = app.bot_data["settings"]
     _check_listener(settings)
     svc = await open_services(settings, load_index=False)
     attach(app.bot_data, svc)
     keeper = IndexKeeper(svc.ingestor, snapshot_path(settings))
-    poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
+    shared = svc.store.engine.dialect.name == "postgresql"
+    poller = SourcePoller(settings.sources, svc.store, svc.ingestor, shared=shared)
     deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
+    if shared:
+        deliverer.lane.share(SharedSlots(svc.store, deliverer.lane.interval))
+    polling = not settings.telegram.webhook_url
+    coordinator = Coordinator(
+        svc.store, process_identity(), poller, svc.ingestor,
+        poll_seconds=settings.sources.poll_seconds,
+        start_updates=(lambda: _start_polling(app, settings, poll_interval)) if polling else None,
+        stop_updates=app.updater.stop if polling and app.updater else None,
+    ) if shared else None
     server = _http_server(app, svc)
     active_metrics = contextlib.ExitStack()  # current in every task started below
     active_metrics.enter_context(metrics.activate(metrics.for_app(app)))
@@ -172,13 +187,15 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
         await _initialize(app)  # getMe first: a refused token is reported at once
         keeper.start()  # the index loads while the bot already answers
         async with app:  # already initialized: this only arranges the shutdown
-            await poller.poll_all()
+            if coordinator is None or await coordinator.sources.hold():
+                await poller.poll_all()
             await _register_commands(app)
             jobs = app.job_queue
             assert jobs is not None, "install python-telegram-bot[job-queue]"
-            jobs.run_repeating(_poll_job, interval=settings.sources.poll_seconds,
-                               first=settings.sources.poll_seconds, data=poller,
-                               name="poll-sources", job_kwargs={"max_instances": 1})
+            if coordinator is None:
+                jobs.run_repeating(_poll_job, interval=settings.sources.poll_seconds,
+                                   first=settings.sources.poll_seconds, data=poller,
+                                   name="poll-sources", job_kwargs={"max_instances": 1})
             assert app.updater is not None
             await app.start()
             try:
@@ -188,14 +205,16 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
                     await server.start()
                 if settings.telegram.webhook_url:
                     await _retry_startup("setWebhook", lambda: _set_webhook(app, settings))
-                else:
-                    await app.updater.start_polling(
-                        poll_interval=poll_interval, timeout=settings.telegram.poll_timeout,
-                        allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error,
-                        bootstrap_retries=STARTUP_ATTEMPTS)
+                elif coordinator is None:
+                    await _start_polling(app, settings, poll_interval)
+                if coordinator is not None:
+                    await coordinator.tick()  # long polling at once if nobody else has it
+                    coordinator.start()
                 yield svc
             finally:
                 # Also reached when polling never started: stop exactly what did start.
+                if coordinator is not None:
+                    await coordinator.stop()
                 if server is not None:
                     await server.stop()
                 if app.updater.running:
@@ -209,6 +228,16 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
         await poller.close()
         await svc.store.close()
         active_metrics.close()
+
+
+async def _start_polling(app: Application[Any, Any, Any, Any, Any, Any], settings: Settings,
+                         poll_interval: float) -> None:
+    """Long polling for updates (without a webhook)."""
+    assert app.updater is not None
+    await app.updater.start_polling(
+        poll_interval=poll_interval, timeout=settings.telegram.poll_timeout,
+        allowed_updates=ALLOWED_UPDATES, error_callback=_polling_error,
+        bootstrap_retries=STARTUP_ATTEMPTS)
 
 
 async def _watch_store(svc: Services) -> None:

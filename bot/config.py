@@ -24,6 +24,11 @@ TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 _SECRET_KEYS = frozenset({"token"})
 
 
+#: Messages per second Telegram allows one bot: free, and with allow_paid_broadcast.
+FREE_LIMIT = 30.0
+PAID_BROADCAST_LIMIT = 1000.0
+
+
 class ConfigError(Exception):
     """A config file or value is unusable; ``str()`` is one line naming the file and key."""
 
@@ -83,6 +88,8 @@ class DeliverySettings:
     max_attempts: int = 8
     backoff_seconds: float = 5.0
     request_timeout: float = 10.0
+    #: Send alerts with allow_paid_broadcast (Telegram Stars), allowing up to 1000/s.
+    paid_broadcast: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,8 @@ class _Reader:
         "sources": {"files", "feeds", "poll_seconds", "feed_timeout", "max_file_bytes",
                     "language"},
         "delivery": {"messages_per_second", "per_chat_per_second", "per_group_per_minute",
-                     "interval_seconds", "max_attempts", "backoff_seconds", "request_timeout"},
+                     "interval_seconds", "max_attempts", "backoff_seconds", "request_timeout",
+                     "paid_broadcast"},
         "search": {"topics_file", "index_path"},
     }
 
@@ -258,8 +266,8 @@ class _Reader:
                 language=source_language.strip().lower(),
             ),
             delivery=DeliverySettings(
-                messages_per_second=self._number(
-                    "delivery", "messages_per_second", d.messages_per_second),
+                messages_per_second=self.messages_per_second(),
+                paid_broadcast=self._get("delivery", "paid_broadcast", bool, False),
                 per_chat_per_second=self._number(
                     "delivery", "per_chat_per_second", d.per_chat_per_second),
                 per_group_per_minute=self._number(
@@ -274,6 +282,20 @@ class _Reader:
             server=self.server(),
             index_path=self._index_path(),
         )
+
+    def messages_per_second(self) -> float:
+        """The overall rate: Telegram's free limit is 30/s; paid broadcasts allow 1000/s."""
+        paid = self._get("delivery", "paid_broadcast", bool, False)
+        rate = self._number("delivery", "messages_per_second",
+                            DeliverySettings.messages_per_second)
+        cap = PAID_BROADCAST_LIMIT if paid else FREE_LIMIT
+        if rate > cap:
+            hint = ("Telegram's limit for paid broadcasts" if paid else
+                    "Telegram's free limit; set paid_broadcast = true to go up to "
+                    f"{PAID_BROADCAST_LIMIT:g} (paid in Telegram Stars)")
+            raise ConfigError(f"{self.where}: [delivery] messages_per_second: at most "
+                              f"{cap:g} ({hint}), got {rate:g}")
+        return rate
 
     def webhook(self) -> tuple[str, str]:
         """``[telegram] webhook_url`` and ``webhook_secret``, checked as Telegram checks them."""

@@ -15,8 +15,17 @@ by another process, retry times), and sends what is due:
   and 5xx retry with exponential backoff until ``max_attempts``; HTML that Telegram cannot
   parse goes out again as plain text.
 
-Only one process may deliver from a database: the job holds a lock in the store, renewed
-while it runs, and a second process is told who holds it (:class:`DeliveryLockHeld`).
+Which rows a process sends is decided by claims in the store (:meth:`Store.claim_due`): a
+batch of due rows, at most one per chat and none for a chat that is busy anywhere, is leased
+to this process for :data:`CLAIM_LEASE` seconds; after Telegram's answer the row keeps the
+time its chat may get the next message, so every process keeps one chat's pace. A killed
+process's claims run out and other processes send those rows; a row whose lease is about to
+run out before its send starts is given back unsent, so it is never sent by two processes.
+
+On SQLite one process delivers: it holds a lock in the store, renewed while it runs, and a
+second process is told who holds it (:class:`DeliveryLockHeld`). On PostgreSQL every process
+delivers, claims keep them apart and the lane's shared budget (:mod:`bot.budget`) keeps
+Telegram's overall limit for all of them together.
 """
 
 from __future__ import annotations
@@ -62,8 +71,20 @@ LOCK_TTL = 30.0
 STOP_GRACE = 2.0
 #: A backed-off row is retried after at most this long, however many attempts it made.
 MAX_BACKOFF = 3600.0
+#: How long a claim keeps a row for this process; a killed process's rows come back after it.
+CLAIM_LEASE = 30.0
+#: Most rows one process claims at a time on PostgreSQL.
+MAX_SHARED_BATCH = 200
+#: Wake this long after a chat's turn, so the store (written just after) agrees it has come.
+TURN_SLACK = 0.1
+#: How often a process on PostgreSQL looks for claims of processes on this host that died.
+DEAD_CLAIMS_CHECK = 5.0
 
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class _LeaseRunOut(Exception):
+    """The row's claim would expire before its send could finish: not sent, given back."""
 
 
 class DeliveryLockHeld(Exception):
@@ -148,9 +169,16 @@ class Deliverer:
         self.stats = DeliveryStats()
         concurrency = max(2, math.ceil(settings.messages_per_second))
         self._slots = asyncio.Semaphore(concurrency)
+        #: Several processes share the store (PostgreSQL): no delivery lock, claims only.
+        self.shared = store.engine.dialect.name == "postgresql"
         # A batch is a few seconds of sending: big enough to keep the pipeline full, small
-        # enough that rows fetched are still current when their turn comes.
-        self._batch = max(50, math.ceil(settings.messages_per_second * 4))
+        # enough that rows claimed are still current (and their lease far from its end) when
+        # their turn comes; sharing the rate with others, a process claims less at once.
+        # Paid broadcasts allow 1000/s, more than one process sends: claims stay small
+        # enough to be sent long before their lease runs out.
+        self._batch = (min(MAX_SHARED_BATCH, max(10, math.ceil(settings.messages_per_second * 2)))
+                       if self.shared else max(50, math.ceil(settings.messages_per_second * 4)))
+        self._dead_check_at = 0.0
         self._busy: set[int] = set()  # chats with a send in flight
         self._in_flight: set[int] = set()  # outbox row ids being sent
         #: Rows Telegram accepted but the store could not mark sent (id -> when sent). They
@@ -169,9 +197,37 @@ class Deliverer:
     # -- the lock ---------------------------------------------------------------------------
 
     async def acquire_lock(self) -> None:
-        """Take the delivery lock or raise :class:`DeliveryLockHeld` naming its holder."""
+        """Take the delivery lock or raise :class:`DeliveryLockHeld` naming its holder.
+
+        On PostgreSQL there is no such lock (every process delivers): claims left by this
+        host's dead processes are given back instead. On SQLite the lock's holder is the only
+        deliverer, so every claim left in the store is from an earlier run: all come back.
+        """
         self._renew_at = 0.0
+        if self.shared:
+            self._dead_check_at = 0.0
+            await self._free_dead_claims()
+            return
         await self._hold_lock()
+        freed = await self.store.release_claims(
+            await self.store.claim_holders(clock.now()) - {self.owner})
+        if freed:
+            log.info("%d alerts claimed by an earlier run are due again", freed)
+
+    async def _free_dead_claims(self) -> None:
+        """Give back rows claimed by processes on this host that have died (PostgreSQL).
+
+        Their claims would run out by themselves after :data:`CLAIM_LEASE`; a dead process
+        cannot be sending them, so they need not wait. Others' hosts: the lease decides.
+        """
+        if time.monotonic() < self._dead_check_at:
+            return
+        self._dead_check_at = time.monotonic() + DEAD_CLAIMS_CHECK
+        dead = {owner for owner in await self.store.claim_holders(clock.now())
+                if holder_is_dead(owner)}
+        if dead and (freed := await self.store.release_claims(dead)):
+            log.warning("%d alerts claimed by stopped process(es) %s are due again",
+                        freed, ", ".join(sorted(dead)))
 
     async def release_lock(self) -> None:
         """Give the lock up (a no-op unless this deliverer holds it); never raises."""
@@ -189,7 +245,7 @@ class Deliverer:
 
     async def _hold_lock(self) -> None:
         """Renew the lock when a third of its life has passed; raise if someone else has it."""
-        if self._held and time.time() < self._renew_at:
+        if self.shared or (self._held and time.time() < self._renew_at):
             return
         holder = await self.store.acquire_lock(LOCK_NAME, self.owner, LOCK_TTL,
                                                is_stale=holder_is_dead)
@@ -231,6 +287,8 @@ class Deliverer:
                 log.error("%d alerts were sent but could not be recorded as sent (%s); they "
                           "will be sent again after a restart: outbox rows %s",
                           len(self._unmarked), exc, sorted(self._unmarked))
+        with contextlib.suppress(Exception):  # else they come back when the lease runs out
+            await self.store.release_claims({self.owner})
 
     async def _run(self) -> None:
         lock_problem: str | None = None
@@ -259,7 +317,10 @@ class Deliverer:
         delay = self.settings.interval_seconds
         now = time.monotonic()
         if self._next_wake is not None:
-            delay = min(delay, self._next_wake - now)
+            if self._next_wake > now:
+                delay = min(delay, self._next_wake - now)
+            else:
+                self._next_wake = None
         try:
             next_due = await self.store.next_due_at()
         except StoreUnavailable as exc:
@@ -291,9 +352,14 @@ class Deliverer:
             if self._store_problem:
                 log.info("the database works again: delivery resumed")
                 self._store_problem = None
+            if self.shared:
+                await self._free_dead_claims()
             while not self._stopping and not self._unmarked:
                 await self._wait_unpaused()
-                rows = await self.store.due_deliveries(clock.now(), self._batch, per_chat=1)
+                room = self._batch - len(self._in_flight)
+                rows = (await self.store.claim_due(self.owner, clock.now(), room, CLAIM_LEASE,
+                                                   skip_chats=self._busy)
+                        if room > 0 else [])
                 ready = self._ready(rows)
                 if not ready:
                     if not self._sends:
@@ -319,21 +385,19 @@ class Deliverer:
             return self.stats.sent - sent_before
 
     def _ready(self, rows: list[OutboxRow]) -> list[OutboxRow]:
-        """The rows that may go now; remembers when the earliest skipped chat's turn comes."""
-        now = time.monotonic()
-        self._next_wake = None
-        ready: list[OutboxRow] = []
-        for row in rows:
-            if (row.id in self._in_flight or row.id in self._unmarked
-                    or row.chat_id in self._busy):
-                continue
-            turn = self.lane.ready_at(row.chat_id)
-            if turn > now:
-                if self._next_wake is None or turn < self._next_wake:
-                    self._next_wake = turn
-                continue
-            ready.append(row)
-        return ready
+        """The claimed rows not already on their way here (every claimed row is sent: the
+        lane waits for its chat's turn, which the claim has already respected)."""
+        return [row for row in rows
+                if row.id not in self._in_flight and row.id not in self._unmarked]
+
+    def _note_turn(self, chat_id: int) -> None:
+        """Wake when this chat's next turn comes (its next row may be due then)."""
+        turn = self.lane.ready_at(chat_id)
+        if turn:
+            turn += TURN_SLACK  # the store's note of the turn is taken a moment later
+        if turn and (self._next_wake is None or turn < self._next_wake
+                     or self._next_wake < time.monotonic()):
+            self._next_wake = turn
 
     async def _dispatch(self, row: OutboxRow, release: Release | None) -> None:
         """Wait for a free slot and any 429 pause to end, then send ``row`` in its own task.
@@ -374,6 +438,11 @@ class Deliverer:
         """Send one row and record the outcome; a cancelled send leaves the row pending."""
         try:
             await self._attempt(row, release)
+        except _LeaseRunOut:
+            log.info("outbox row %d waited so long its claim nearly ran out; given back "
+                     "unsent", row.id)
+            with contextlib.suppress(Exception):
+                await self.store.release_claim(row.id, self.owner)
         except StoreUnavailable as exc:
             # Not sent, or sent and remembered in _unmarked: either way never twice.
             self._store_failed(exc)
@@ -384,12 +453,29 @@ class Deliverer:
             self._busy.discard(row.chat_id)
             self._in_flight.discard(row.id)
             self._slots.release()
+            self._note_turn(row.chat_id)
 
-    async def _post(self, chat_id: int, **kwargs: Any) -> None:
+    async def _send(self, row: OutboxRow, **kwargs: Any) -> None:
         """One sendMessage through the lane at alert priority; a 429 is raised to record it
-        on the row (the lane has already paused everything for its retry_after)."""
-        await self.lane.send(lambda: self.bot.send_message(chat_id=chat_id, **kwargs),
-                             chat_id=chat_id, priority=ALERT, retry_429=False)
+        on the row (the lane has already paused everything for its retry_after).
+
+        Checked at the very moment the slot comes: if the row's claim could run out before
+        Telegram answers, another process may claim it then, so it is not sent here.
+        """
+        deadline = row.claimed_until
+        if self.settings.paid_broadcast:
+            kwargs["allow_paid_broadcast"] = True
+
+        async def call() -> Any:
+            if deadline is not None and clock.now() + self.settings.request_timeout + 1 > deadline:
+                raise _LeaseRunOut
+            return await self.bot.send_message(chat_id=row.chat_id, **kwargs)
+
+        await self.lane.send(call, chat_id=row.chat_id, priority=ALERT, retry_429=False)
+
+    def _chat_free_at(self, row: OutboxRow) -> float:
+        """When the row's chat may get its next message (any process), from now."""
+        return clock.now() + self.lane.gap(row.chat_id)
 
     async def _attempt(self, row: OutboxRow, release: Release | None) -> None:
         """Send the row's alert (or the digest it belongs to) and record the outcome."""
@@ -437,8 +523,8 @@ class Deliverer:
         thread = row.thread_id or None
         while True:
             try:
-                await self._post(
-                    row.chat_id, text=text, parse_mode=mode,
+                await self._send(
+                    row, text=text, parse_mode=mode,
                     message_thread_id=thread, link_preview_options=_NO_PREVIEW)
             except RetryAfter as exc:
                 await self._rate_limited(undone, exc)
@@ -466,7 +552,8 @@ class Deliverer:
                     self.stats.failed += 1
                     log.warning("Telegram refused outbox row %d for chat %d: %s",
                                 row.id, row.chat_id, exc.message)
-                    await self.store.mark_failed(undone, f"BadRequest: {exc.message}")
+                    await self.store.mark_failed(undone, f"BadRequest: {exc.message}",
+                                                 chat_free_at=self._chat_free_at(row))
                     return False
                 continue  # the lane spaces the next try from this refusal
             except TelegramError as exc:
@@ -476,17 +563,17 @@ class Deliverer:
             else:
                 self.stats.sent += 1
                 metrics.alert_sent()
-                await self._mark_sent(ids)
+                await self._mark_sent(row, ids)
                 return True
             return False
 
     # -- bookkeeping after a send ---------------------------------------------------------------
 
-    async def _mark_sent(self, ids: Sequence[int]) -> None:
+    async def _mark_sent(self, row: OutboxRow, ids: Sequence[int]) -> None:
         """Record a send; if the store cannot, remember the rows so they are never sent again."""
         sent_at = time.time()
         try:
-            await self.store.mark_sent(ids, sent_at)
+            await self.store.mark_sent(ids, sent_at, chat_free_at=self._chat_free_at(row))
         except Exception as exc:
             self._unmarked.update(dict.fromkeys(ids, sent_at))
             if isinstance(exc, StoreUnavailable):
@@ -537,10 +624,11 @@ class Deliverer:
             self.stats.failed += 1
             log.warning("giving up on outbox row %d for chat %d after %d attempts: %s",
                         row.id, row.chat_id, attempts, error)
-            await self.store.mark_failed(ids, error)
+            await self.store.mark_failed(ids, error, chat_free_at=self._chat_free_at(row))
             return
         delay = backoff_seconds(attempts, self.settings.backoff_seconds, cap=MAX_BACKOFF)
         self.stats.retried += 1
         log.info("outbox row %d for chat %d: %s; retrying in %.1f s", row.id, row.chat_id,
                  error, delay)
-        await self.store.mark_retry(ids, clock.now() + delay, error)
+        await self.store.mark_retry(ids, clock.now() + delay, error,
+                                    chat_free_at=self._chat_free_at(row))

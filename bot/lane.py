@@ -30,6 +30,10 @@ must arrive within seconds or the person's client shows an error. So they, and e
 non-message call (getMe, getChatMember, …), skip the pacing and the queue entirely: a crowd
 of messages ahead can never make a button press go unanswered. They still honour a 429.
 ``getUpdates`` never reaches a rate limiter at all (python-telegram-bot exempts it).
+
+Several processes on one PostgreSQL store share Telegram's overall limit: with
+:meth:`Lane.share` the global slots come from a grid booked in the database
+(:mod:`bot.budget`) instead of this process's own clock; everything else stays as above.
 """
 
 from __future__ import annotations
@@ -41,17 +45,20 @@ import itertools
 import logging
 import time
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import DeliverySettings
+
+if TYPE_CHECKING:
+    from bot.budget import SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,11 @@ ON_TIME = 0.5
 MAX_RETRIES = 5
 #: Forget idle chats' turns once this many are remembered.
 MAX_CHATS = 10_000
+#: With a shared grid: most slots booked at once, and the wait before asking again when
+#: other processes have booked every slot up to the horizon (or the store failed).
+MAX_BOOKING = 64
+BOOKED_OUT_WAIT = 0.05
+STORE_FAILED_WAIT = 1.0
 
 #: Bot API methods that put a message into a chat or change one: Telegram counts these.
 MESSAGE_METHODS = frozenset({
@@ -155,6 +167,15 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
         self._seq = itertools.count()
         self._dispatcher: asyncio.Task[None] | None = None
         self._chats: dict[ChatKey, _Chat] = {}
+        #: The grid shared with other processes (None: this process's own clock).
+        self.shared: SharedSlots | None = None
+        self._owned: deque[float] = deque()  # wall-clock instants of slots booked for us
+        self._background: set[asyncio.Task[None]] = set()
+        self._store_problem: str | None = None
+
+    def share(self, slots: SharedSlots) -> None:
+        """Take global slots from ``slots`` (a grid shared by every process on the store)."""
+        self.shared = slots
 
     @classmethod
     def from_settings(cls, settings: DeliverySettings) -> Lane:
@@ -190,6 +211,17 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
             self.paused_until = until
             log.warning("Telegram said 429 Too Many Requests: pausing all sending for %.0f s",
                         seconds)
+            if self.shared is not None:  # the other processes pause too
+                task = asyncio.get_running_loop().create_task(self._pause_shared(seconds))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _pause_shared(self, seconds: float) -> None:
+        assert self.shared is not None
+        try:
+            await self.shared.pause(seconds)
+        except Exception as exc:  # this process pauses anyway; others meet their own 429
+            log.warning("could not pause the other processes' sending: %s", exc)
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -272,7 +304,8 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
     async def _turn(self, priority: int, chat: _Chat | None) -> None:
         """Until this call's global slot: evenly spaced, by priority, none during a pause."""
         now = time.monotonic()
-        if not self._queue and now >= self._next and now >= self.paused_until:
+        if (self.shared is None and not self._queue and now >= self._next
+                and now >= self.paused_until):
             self._grant(now)
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -299,6 +332,9 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
 
     async def _dispatch(self) -> None:
         """Hand the slots out, one per interval, to the most urgent waiter."""
+        if self.shared is not None:
+            await self._dispatch_shared()
+            return
         while self._queue:
             now = time.monotonic()
             at = max(self._next, self.paused_until)
@@ -310,6 +346,53 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
                 continue
             turn.set_result(None)
             self._grant(now)
+
+    async def _dispatch_shared(self) -> None:
+        """Hand out slots booked on the shared grid, each at its instant, most urgent first.
+
+        A slot whose instant passed more than half an interval ago is dropped (it belongs to
+        the grid's past: sending in it now would crowd the next owner's slot).
+        """
+        while True:
+            waiting = [(p, t) for p, _s, t in self._queue if not t.done()]
+            if not waiting:
+                self._queue.clear()
+                return
+            now = time.monotonic()
+            if self.paused_until > now:
+                self._owned.clear()
+                await asyncio.sleep(self.paused_until - now)
+                continue
+            wall = time.time()
+            while self._owned and self._owned[0] < wall - self.interval * ON_TIME:
+                self._owned.popleft()
+            if not self._owned:
+                await self._book(len(waiting), urgent=min(p for p, _t in waiting) < ALERT)
+                continue
+            if self._owned[0] > wall:
+                await asyncio.sleep(self._owned[0] - wall)
+                continue
+            _priority, _seq, turn = heapq.heappop(self._queue)
+            if turn.done():
+                continue
+            self._owned.popleft()
+            turn.set_result(None)
+
+    async def _book(self, count: int, *, urgent: bool) -> None:
+        assert self.shared is not None
+        try:
+            slots = await self.shared.book(min(count, MAX_BOOKING), urgent=urgent)
+        except Exception as exc:
+            if str(exc) != self._store_problem:
+                self._store_problem = str(exc)
+                log.error("cannot book sending slots in the database (%s); retrying", exc)
+            await asyncio.sleep(STORE_FAILED_WAIT)
+            return
+        self._store_problem = None
+        if slots:
+            self._owned.extend(slots)
+        else:
+            await asyncio.sleep(BOOKED_OUT_WAIT)
 
     def _forget_idle(self) -> None:
         if len(self._chats) < MAX_CHATS:

@@ -45,8 +45,11 @@ class SourcePoller:
     """Polls files and feeds; one instance per running bot, driven by a JobQueue job."""
 
     def __init__(self, settings: SourceSettings, store: Store, ingestor: Ingestor,
-                 user_agent: str = "newsbot") -> None:
+                 user_agent: str = "newsbot", *, shared: bool = False) -> None:
         self.settings = settings
+        #: Several processes share the store: each poll is first recorded there, and a source
+        #: polled less than nine tenths of an interval ago (by anyone) is left alone.
+        self.shared = shared
         self.store = store
         self.ingestor = ingestor
         self._client: httpx.AsyncClient | None = None
@@ -78,6 +81,8 @@ class SourcePoller:
             if self._busy(name):
                 log.debug("%s: the previous poll is still running; not started again", name)
                 continue
+            if self.shared and name != _REFRESH:
+                poll = lambda name=name, poll=poll: self._if_due(name, poll)  # noqa: E731
             task = asyncio.create_task(self._isolated(name, poll()), name=f"poll {name}")
             self._polls[name] = task
             task.add_done_callback(lambda t, name=name: self._forget(name, t))
@@ -90,6 +95,12 @@ class SourcePoller:
         started = self.start_all()
         if started:
             await asyncio.gather(*started)
+
+    async def _if_due(self, name: str, poll: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Poll ``name`` unless some process polled it within this interval."""
+        if await self.store.claim_source_poll(name, time.time(),
+                                              self.settings.poll_seconds * 0.9):
+            await poll()
 
     async def _refresh_index(self) -> None:
         try:

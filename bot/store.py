@@ -16,7 +16,7 @@ import socket
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -34,7 +34,6 @@ from bot.releases import Release, release_key
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
 _CHUNK = 500
 
 metadata = sa.MetaData()
@@ -120,8 +119,16 @@ outbox_table = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("sent_at", sa.Float),
+    # Which process is sending the row, until when (a lease: a killed process's rows come
+    # back when it ends). After Telegram's answer ``claimed_until`` becomes the time the
+    # chat may get its next message, so every process keeps one chat's pace (see claim_due).
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("claimed_until", sa.Float),
     sa.UniqueConstraint("release_key", "chat_id", "thread_id", name="uq_outbox_release_key"),
-    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    # The next batch is read from this index in order, never by ranking every pending row.
+    sa.Index("ix_outbox_queue", "status", "next_attempt_at", "id"),
+    # Chats with a send in flight or whose turn has not come: a range of the newest leases.
+    sa.Index("ix_outbox_claimed", "claimed_until"),
     # "" for an alert; "daily" / "weekly" for a row that goes out in a digest (schema 5).
     sa.Column("digest", sa.String(8), nullable=False, default="", server_default=""),
 )
@@ -233,11 +240,34 @@ async def _migrate_to_5(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda c: digest_schedules_table.create(c, checkfirst=True))
 
 
+async def _migrate_to_6(conn: AsyncConnection) -> None:
+    """Several processes on one database: outbox claims (leases) and the batch index.
+
+    The batch of due rows is read in ``(status, next_attempt_at, id)`` order from an index
+    instead of a window over every pending row; ``claimed_until`` is indexed so the chats
+    busy in any process are one short range scan. A fresh database already has all of it.
+    """
+    columns = await conn.run_sync(
+        lambda c: {col["name"] for col in sa.inspect(c).get_columns("outbox")})
+    for name, kind in (("claimed_by", "TEXT"),
+                       ("claimed_until", "DOUBLE PRECISION"
+                        if conn.dialect.name == "postgresql" else "FLOAT")):
+        if name not in columns:
+            await conn.execute(sa.text(f"ALTER TABLE outbox ADD COLUMN {name} {kind}"))
+    for statement in (
+        "DROP INDEX IF EXISTS ix_outbox_due",
+        "CREATE INDEX IF NOT EXISTS ix_outbox_queue ON outbox (status, next_attempt_at, id)",
+        "CREATE INDEX IF NOT EXISTS ix_outbox_claimed ON outbox (claimed_until)",
+    ):
+        await conn.execute(sa.text(statement))
+
+
 #: version -> step that brings a database at an older version to this one; steps run in
 #: order, and numbers may have gaps (branches take their numbers in advance). Append, never
-#: edit.
+#: edit; the newest is the schema's version.
 MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
-    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 5: _migrate_to_5}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 5: _migrate_to_5, 6: _migrate_to_6}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class StoreError(Exception):
@@ -317,6 +347,9 @@ class OutboxRow:
     last_error: str | None
     #: "" for an alert, else the digest ("daily" / "weekly") this row goes out in.
     digest: str = ""
+    claimed_by: str | None = None
+    #: The claim's lease (wall clock) while pending; after a send, the chat's next turn.
+    claimed_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -430,7 +463,7 @@ class Store:
                 raise StoreError(
                     f"database schema version {current} is newer than this newsbot "
                     f"({SCHEMA_VERSION}); upgrade newsbot")
-            for version in sorted(v for v in MIGRATIONS if current < v <= SCHEMA_VERSION):
+            for version in sorted(v for v in MIGRATIONS if v > current):
                 await MIGRATIONS[version](conn)
             if current == 0:
                 await conn.execute(meta_table.insert().values(
@@ -710,6 +743,32 @@ class Store:
             await _update_or_insert(conn, sources_table, sources_table.c.name == state.name,
                                     values, {"name": state.name})
 
+    async def claim_source_poll(self, name: str, now: float, min_gap: float) -> bool:
+        """Record a poll of source ``name`` starting now, unless one started less than
+        ``min_gap`` seconds ago (by any process): True when this caller may poll it.
+
+        One conditional update, so two processes (an old leader that has not noticed it
+        lost its lease, and the new one) never both poll a source in the same interval.
+        """
+        async with self._tx() as conn:
+            moved = (await conn.execute(sources_table.update().where(
+                sources_table.c.name == name,
+                sa.or_(sources_table.c.last_poll_at.is_(None),
+                       sources_table.c.last_poll_at <= now - min_gap),
+            ).values(last_poll_at=now))).rowcount
+            if moved:
+                return True
+            if (await conn.execute(sa.select(sources_table.c.name)
+                                   .where(sources_table.c.name == name))).first():
+                return False
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(sources_table.insert().values(
+                        name=name, last_poll_at=now, failures=0))
+                return True
+            except IntegrityError:
+                return False
+
     async def source_states(self) -> list[SourceState]:
         async with self._read() as conn:
             rows = (await conn.execute(sa.select(sources_table)
@@ -896,7 +955,8 @@ class Store:
                     # A digest row keeps its slot; an alert is due at once.
                     due = row["next_attempt_at"] if row["digest"] else clock.now()
                     await conn.execute(outbox_table.update().where(outbox_table.c.id == row["id"])
-                                       .values(chat_id=new_id, next_attempt_at=due))
+                                       .values(chat_id=new_id, next_attempt_at=due,
+                                               claimed_by=None, claimed_until=None))
             old_chat = (await conn.execute(sa.select(chats_table)
                                            .where(chats_table.c.id == old_id))).mappings().first()
             if old_chat and not (await conn.execute(
@@ -911,26 +971,75 @@ class Store:
 
     async def due_deliveries(self, now: float, limit: int,
                              per_chat: int | None = None) -> list[OutboxRow]:
-        """Pending rows whose time has come, oldest first.
+        """Pending rows whose time has come, oldest first (without claiming them).
 
         With ``per_chat``, at most that many (the oldest) of each chat: the sender can only
         send about one message a second to a chat, so a chat with hundreds of pending rows must
         not fill the batch and hide every other chat's rows behind it.
         """
-        due = sa.and_(outbox_table.c.status == PENDING, outbox_table.c.next_attempt_at <= now)
-        order = (outbox_table.c.next_attempt_at, outbox_table.c.id)
-        if per_chat is None:
-            query = sa.select(outbox_table).where(due).order_by(*order).limit(limit)
-        else:
-            rank = sa.func.row_number().over(
-                partition_by=outbox_table.c.chat_id, order_by=order).label("rank")
-            ranked = sa.select(outbox_table, rank).where(due).subquery()
-            query = (sa.select(*(ranked.c[c.name] for c in outbox_table.columns))
-                     .where(ranked.c.rank <= per_chat)
-                     .order_by(ranked.c.next_attempt_at, ranked.c.id).limit(limit))
         async with self._read() as conn:
-            rows = (await conn.execute(query)).mappings()
-            return [_outbox_from_row(r) for r in rows]
+            rows = await _due_rows(conn, now, limit, per_chat=per_chat, skip=set())
+        return [_outbox_from_row(r) for r in rows]
+
+    async def claim_due(self, owner: str, now: float, limit: int, lease: float,
+                        skip_chats: Collection[int] = ()) -> list[OutboxRow]:
+        """Claim up to ``limit`` due rows for ``owner`` until ``now + lease``, oldest first.
+
+        At most one row per chat, and none for a chat that has a live claim anywhere (a send
+        in flight in some process, or a chat whose turn has not come since its last answer,
+        see :meth:`mark_sent`) or is in ``skip_chats``: so two processes never send the same
+        row, nor two messages to one chat at once. A claim whose process dies simply expires.
+        On PostgreSQL the claims of all processes take turns on a transaction-level advisory
+        lock (a few milliseconds each), so two claimers never pick rows of one chat at once;
+        rows another transaction has locked (being marked) are skipped, not waited for.
+        """
+        postgres = self.engine.dialect.name == "postgresql"
+        async with self._tx() as conn:
+            if postgres:
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": _CLAIM_LOCK})
+            busy = set(skip_chats)
+            busy.update((await conn.execute(
+                sa.select(outbox_table.c.chat_id)
+                .where(outbox_table.c.claimed_until >= now))).scalars())
+            rows = await _due_rows(conn, now, limit, per_chat=1, skip=busy,
+                                   unclaimed=True, lock=postgres)
+            if not rows:
+                return []
+            until = now + lease
+            ids = [r["id"] for r in rows]
+            for start in range(0, len(ids), _CHUNK):
+                await conn.execute(outbox_table.update()
+                                   .where(outbox_table.c.id.in_(ids[start:start + _CHUNK]))
+                                   .values(claimed_by=owner, claimed_until=until))
+        return [_outbox_from_row({**r, "claimed_by": owner, "claimed_until": until})
+                for r in rows]
+
+    async def release_claims(self, owners: Collection[str]) -> int:
+        """Give back the pending rows claimed by ``owners`` (stopped or dead processes)."""
+        if not owners:
+            return 0
+        async with self._tx() as conn:
+            return (await conn.execute(outbox_table.update().where(
+                outbox_table.c.status == PENDING,
+                outbox_table.c.claimed_by.in_(list(owners)),
+            ).values(claimed_by=None, claimed_until=None))).rowcount
+
+    async def claim_holders(self, now: float) -> set[str]:
+        """The owners of live claims on pending rows (to spot dead processes)."""
+        async with self._read() as conn:
+            return set((await conn.execute(
+                sa.select(outbox_table.c.claimed_by).distinct().where(
+                    outbox_table.c.claimed_until >= now,
+                    outbox_table.c.status == PENDING,
+                    outbox_table.c.claimed_by.is_not(None)))).scalars())
+
+    async def release_claim(self, row_id: int, owner: str) -> None:
+        """Give one claimed row back unsent (its lease was too close to running out)."""
+        async with self._tx() as conn:
+            await conn.execute(outbox_table.update().where(
+                outbox_table.c.id == row_id, outbox_table.c.claimed_by == owner,
+                outbox_table.c.status == PENDING).values(claimed_by=None, claimed_until=None))
 
     async def due_digest_rows(self, chat_id: int, thread_id: int,
                               now: float) -> list[OutboxRow]:
@@ -948,21 +1057,30 @@ class Store:
             return (await conn.execute(sa.select(sa.func.min(outbox_table.c.next_attempt_at))
                                        .where(outbox_table.c.status == PENDING))).scalar()
 
-    async def mark_sent(self, row_id: int | Sequence[int], sent_at: float | None = None) -> None:
+    # ``chat_free_at``: when the row's chat may get its next message (the answer's time plus
+    # the chat's gap). It stays on the row as ``claimed_until``, which every process's
+    # claim_due honours; None clears the claim.
+
+    async def mark_sent(self, row_id: int | Sequence[int], sent_at: float | None = None,
+                        chat_free_at: float | None = None) -> None:
         """One row, or all the rows of a digest part together, after Telegram's ok."""
         await self._update_outbox(row_id, status=SENT, sent_at=sent_at or time.time(),
-                                  attempts=outbox_table.c.attempts + 1)
+                                  attempts=outbox_table.c.attempts + 1,
+                                  claimed_until=chat_free_at)
 
     async def mark_retry(self, row_id: int | Sequence[int], next_attempt_at: float, error: str,
-                         count_attempt: bool = True) -> None:
+                         count_attempt: bool = True, chat_free_at: float | None = None) -> None:
         """Try again later; a 429 pause is not the row's fault, so it may not count."""
         attempts = outbox_table.c.attempts + (1 if count_attempt else 0)
         await self._update_outbox(row_id, next_attempt_at=next_attempt_at, last_error=error,
-                                  attempts=attempts)
+                                  attempts=attempts, claimed_by=None,
+                                  claimed_until=chat_free_at)
 
-    async def mark_failed(self, row_id: int | Sequence[int], error: str) -> None:
+    async def mark_failed(self, row_id: int | Sequence[int], error: str,
+                          chat_free_at: float | None = None) -> None:
         await self._update_outbox(row_id, status=FAILED, last_error=error,
-                                  attempts=outbox_table.c.attempts + 1)
+                                  attempts=outbox_table.c.attempts + 1,
+                                  claimed_until=chat_free_at)
 
     async def _update_outbox(self, row_id: int | Sequence[int], **values: Any) -> None:
         ids = [row_id] if isinstance(row_id, int) else list(row_id)
@@ -1032,6 +1150,39 @@ class Store:
             await conn.execute(locks_table.delete().where(
                 locks_table.c.name == name, locks_table.c.owner == owner))
 
+    # -- the shared sending budget (PostgreSQL) -------------------------------------------
+
+    async def claim_send_slots(self, name: str, count: int, now_slot: int,
+                               limit_slot: int) -> tuple[int, int]:
+        """Take up to ``count`` consecutive slots of the global grid ``name``.
+
+        Slot numbers count intervals of a wall-clock grid that every process shares; the
+        counter holds the first slot nobody owns. Slots before ``now_slot`` are gone, and
+        none is handed out at or past ``limit_slot`` (how far ahead a caller may book).
+        Returns ``(first, end)``: the caller owns ``first .. end-1`` (none when equal).
+        """
+        query = sa.text(
+            "WITH cur AS (SELECT GREATEST(value, :now) AS start FROM counters "
+            "WHERE name = :name FOR UPDATE) "
+            "UPDATE counters SET value = GREATEST(cur.start, LEAST(cur.start + :count, :lim)) "
+            "FROM cur WHERE counters.name = :name RETURNING cur.start, counters.value")
+        params = {"name": name, "now": now_slot, "count": count, "lim": limit_slot}
+        async with self._tx() as conn:
+            row = (await conn.execute(query, params)).first()
+            if row is None:
+                await conn.execute(sa.text(
+                    "INSERT INTO counters (name, value) VALUES (:name, :now) "
+                    "ON CONFLICT (name) DO NOTHING"), params)
+                row = (await conn.execute(query, params)).one()
+        return int(row[0]), int(row[1])
+
+    async def push_send_slots(self, name: str, slot: int) -> None:
+        """Hand out no slot of grid ``name`` before ``slot`` (a 429 pauses every process)."""
+        async with self._tx() as conn:
+            await conn.execute(counters_table.update().where(
+                counters_table.c.name == name, counters_table.c.value < slot,
+            ).values(value=slot))
+
     # -- figures ----------------------------------------------------------------------------
 
     async def stats(self) -> dict[str, Any]:
@@ -1084,6 +1235,55 @@ async def _update_or_insert(conn: AsyncConnection, table: sa.Table, where: Any,
             await conn.execute(table.insert().values({**key, **values}))
     except IntegrityError:
         await conn.execute(table.update().where(where).values(values))
+
+
+#: The key of the PostgreSQL advisory lock that claims of outbox rows take turns on.
+_CLAIM_LOCK = 0x6E657773_626F7401  # "newsbot" + 1
+#: How many due rows one batch looks through at most to find rows of distinct free chats.
+_MAX_EXAMINED = 5_000
+
+
+async def _due_rows(conn: AsyncConnection, now: float, limit: int, *, per_chat: int | None,
+                    skip: set[int], unclaimed: bool = False,
+                    lock: bool = False) -> list[dict[str, Any]]:
+    """Due pending rows in ``(next_attempt_at, id)`` order, read page by page from the
+    ``ix_outbox_queue`` index: the cost is the rows looked at, not the rows pending.
+
+    With ``per_chat`` a chat's rows beyond its first ``per_chat`` (its oldest) are passed
+    over, like those of the chats in ``skip``; the pages go on (up to ``_MAX_EXAMINED`` rows)
+    until ``limit`` rows are found, so one chat with thousands of due rows at the head of the
+    queue cannot hide the others. ``lock``: PostgreSQL ``FOR UPDATE SKIP LOCKED``.
+    """
+    o = outbox_table.c
+    page = max(limit * 2, 100) if per_chat is not None else limit
+    picked: list[dict[str, Any]] = []
+    taken: dict[int, int] = {}
+    after: tuple[float, int] | None = None
+    examined = 0
+    while len(picked) < limit and examined < _MAX_EXAMINED:
+        query = sa.select(outbox_table).where(o.status == PENDING, o.next_attempt_at <= now)
+        if unclaimed:
+            query = query.where(sa.or_(o.claimed_until.is_(None), o.claimed_until < now))
+        if after is not None:  # keyset paging on the index's own order
+            query = query.where(sa.tuple_(o.status, o.next_attempt_at, o.id)
+                                > sa.tuple_(sa.literal(PENDING), after[0], after[1]))
+        query = query.order_by(o.status, o.next_attempt_at, o.id).limit(page)
+        if lock:
+            query = query.with_for_update(skip_locked=True)
+        rows = [dict(r) for r in (await conn.execute(query)).mappings()]
+        examined += len(rows)
+        for row in rows:
+            chat = row["chat_id"]
+            if chat in skip or (per_chat is not None and taken.get(chat, 0) >= per_chat):
+                continue
+            taken[chat] = taken.get(chat, 0) + 1
+            picked.append(row)
+            if len(picked) >= limit:
+                break
+        if len(rows) < page:
+            break
+        after = (rows[-1]["next_attempt_at"], rows[-1]["id"])
+    return picked
 
 
 def _safe_url(url: str) -> str:
@@ -1167,6 +1367,7 @@ def _outbox_from_row(row: Any) -> OutboxRow:
         status=row["status"], attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
         digest=row["digest"] or "",
+        claimed_by=row.get("claimed_by"), claimed_until=row.get("claimed_until"),
     )
 
 

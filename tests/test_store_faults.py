@@ -50,7 +50,8 @@ async def test_alert_whose_marking_fails_is_sent_once_and_marked_later(
     store = alerts_bot.services.store
     await alerts_bot.ask("/subscribe mining")
     faults = StoreFaults(store)
-    faults.fail_writes_to = "UPDATE outbox"  # mark_sent (and retries) fail; ingest works
+    # mark_sent fails; ingest and the claim of the row (an UPDATE of its lease) work
+    faults.fail_writes_to = "UPDATE outbox SET status"
     append_release(releases_file, NEW_MINING)
     await emu.wait_for_messages(chat, 2)
     await until(lambda: _value(faults.failures >= 3), "several failed marking attempts")

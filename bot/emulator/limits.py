@@ -2,7 +2,9 @@
 
 Telegram documents three limits for one bot: about 30 messages per second overall, about one
 message per second to one chat ("short bursts may be allowed"), and 20 messages per minute to one
-group or channel. Each is modelled as a token bucket: a bucket refills at the limit's rate and
+group or channel. Messages sent with ``allow_paid_broadcast`` (paid in Telegram Stars) count
+against a separate overall limit of 1000 per second instead of the 30; the per-chat limits
+stay. Each is modelled as a token bucket: a bucket refills at the limit's rate and
 holds up to a small burst, so a sender pacing itself at exactly the limit never sees a 429 even with
 a few milliseconds of timer jitter, while a sender going faster for more than the burst does.
 """
@@ -31,9 +33,12 @@ class FloodLimits:
     per_chat_per_second: float = 1.0
     per_group_per_minute: float = 20.0
     burst: float = 3.0
+    #: The overall limit for messages sent with ``allow_paid_broadcast``.
+    paid_per_second: float = 1000.0
 
     def __post_init__(self) -> None:
-        for name in ("per_second", "per_chat_per_second", "per_group_per_minute", "burst"):
+        for name in ("per_second", "per_chat_per_second", "per_group_per_minute", "burst",
+                     "paid_per_second"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"FloodLimits.{name} must be positive")
 
@@ -64,6 +69,7 @@ class FloodLimiter:
     limits: FloodLimits
     clock: Callable[[], float] = time.monotonic
     _global: _Bucket | None = None
+    _paid: _Bucket | None = None
     _chats: dict[int, _Bucket] = field(default_factory=dict)
     _groups: dict[int, _Bucket] = field(default_factory=dict)
 
@@ -74,8 +80,10 @@ class FloodLimiter:
             bucket = table[key] = _Bucket(rate, burst, burst, now)
         return bucket
 
-    def acquire(self, chat_id: int, *, is_group: bool) -> int | None:
+    def acquire(self, chat_id: int, *, is_group: bool, paid: bool = False) -> int | None:
         """Take a slot for one message to ``chat_id``: None if allowed, else ``retry_after``.
+
+        ``paid``: sent with ``allow_paid_broadcast``, counted against the paid overall limit.
 
         A refused message takes no slot, like on Telegram, so a client that waits out
         ``retry_after`` gets through. ``retry_after`` is whole seconds, at least 1.
@@ -84,8 +92,11 @@ class FloodLimiter:
         if self._global is None:
             capacity = max(1.0, self.limits.per_second)
             self._global = _Bucket(self.limits.per_second, capacity, capacity, now)
+        if self._paid is None:
+            capacity = max(1.0, self.limits.paid_per_second)
+            self._paid = _Bucket(self.limits.paid_per_second, capacity, capacity, now)
         buckets = [
-            self._global,
+            self._paid if paid else self._global,
             self._bucket(self._chats, chat_id, self.limits.per_chat_per_second, now),
         ]
         if is_group:

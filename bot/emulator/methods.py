@@ -85,6 +85,7 @@ class EmulatorStats:
     count_429: int = 0  # every 429 answered, injected or from flood limits
     flood_429: int = 0  # 429s from flood limits only
     messages_sent: int = 0
+    paid_broadcasts: int = 0  # messages sent with allow_paid_broadcast
     messages_edited: int = 0
     abandoned: int = 0  # calls whose client hung up before the answer
     by_method: Counter[str] = field(default_factory=Counter)
@@ -345,14 +346,16 @@ class BotApi:
             if not isinstance(url, str) or normalize_url(url) is None:
                 raise bad_request("BUTTON_URL_INVALID")
 
-    def flood_check(self, bot: BotState, chat: Chat) -> None:
-        """Apply the flood limits (if any) to one message to ``chat``; 429 when exceeded."""
+    def flood_check(self, bot: BotState, chat: Chat, *, paid: bool = False) -> None:
+        """Apply the flood limits (if any) to one message to ``chat``; 429 when exceeded.
+
+        ``paid``: the message has ``allow_paid_broadcast`` (the 1000/s overall limit)."""
         if self.limits is None:
             return
         limiter = self._limiters.get(bot.token)
         if limiter is None:
             limiter = self._limiters[bot.token] = FloodLimiter(self.limits)
-        retry_after = limiter.acquire(chat.id, is_group=chat.type != "private")
+        retry_after = limiter.acquire(chat.id, is_group=chat.type != "private", paid=paid)
         if retry_after is not None:
             self.stats.flood_429 += 1
             raise ApiError(
@@ -612,7 +615,8 @@ class BotApi:
             raise bad_request("message thread not found")
         markup = self.reply_markup(params)
         reply_to = self._reply_target(chat, params)
-        self.flood_check(bot, chat)
+        paid = _get_bool(params, "allow_paid_broadcast")
+        self.flood_check(bot, chat, paid=paid)
         message: JSON = {
             "message_id": self.world.next_message_id(chat),
             "date": int(time.time()),
@@ -641,6 +645,7 @@ class BotApi:
         message["html"] = html
         self.world.store_message(message, by_bot=True)
         self.stats.messages_sent += 1
+        self.stats.paid_broadcasts += paid
         return api_copy(message)
 
     def _reply_target(self, chat: Chat, params: JSON) -> JSON | None:
