@@ -25,12 +25,23 @@ from telegram.ext import (
     ContextTypes,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot.config import Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
-from bot.handlers import admin, browse, help, inline, membership, subscriptions, topics
+from bot.handlers import (
+    admin,
+    browse,
+    help,
+    inline,
+    language,
+    membership,
+    subscriptions,
+    topics,
+)
+from bot.i18n import LANGUAGES, _, use_language
 from bot.ingest import Ingestor
 from bot.poller import SourcePoller
 from bot.retry import RetryAfter429
@@ -87,6 +98,9 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     def command(name: str | list[str], callback: Any) -> None:
         app.add_handler(CommandHandler(name, callback, filters=COMMAND_UPDATES))
 
+    # Before every other handler: the language this update is answered in.
+    app.add_handler(TypeHandler(Update, language.set_update_language), group=-1)
+
     command("start", help.start)
     command("help", help.help_command)
     command("latest", browse.latest)
@@ -96,10 +110,13 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     command("subscriptions", subscriptions.list_subscriptions)
     command("topics", topics.topics)
     command("stats", admin.stats)
+    command("language", language.language_command)
     app.add_handler(CallbackQueryHandler(browse.more, pattern=f"^{browse.MORE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(subscriptions.remove_button,
                                          pattern=f"^{subscriptions.REMOVE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(topics.topic_button, pattern=f"^{topics.TOPIC_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(language.language_button,
+                                         pattern=f"^{language.LANGUAGE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(help.stale_button))  # after every other button
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(private & filters.COMMAND, help.unknown_command))
@@ -140,7 +157,8 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
     svc = await open_services(settings)
     attach(app.bot_data, svc)
     poller = SourcePoller(settings.sources, svc.store, svc.ingestor)
-    deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
+    deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added,
+                          languages=svc.languages)
     try:
         await deliverer.acquire_lock()
         await _initialize(app)
@@ -191,10 +209,14 @@ async def _initialize(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 async def _register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    try:
-        await app.bot.set_my_commands(list(help.COMMANDS))
-    except TelegramError as exc:  # clients then lack the menu, but the bot still works
-        log.warning("could not register the command list: %s", exc)
+    """The command list in each language (English also as the default for everyone else)."""
+    for lang in LANGUAGES:
+        with use_language(lang):
+            commands = help.bot_commands()
+        try:
+            await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+        except TelegramError as exc:  # clients then lack the menu, but the bot still works
+            log.warning("could not register the command list (%s): %s", lang, exc)
 
 
 async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -217,7 +239,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(update, Update) and update.effective_message is not None:
         with contextlib.suppress(TelegramError):
             await update.effective_message.reply_text(
-                "Sorry, something went wrong on my side. Please try again.", do_quote=False)
+                _("Sorry, something went wrong on my side. Please try again."), do_quote=False)
 
 
 __all__ = ["ALLOWED_UPDATES", "DeliveryLockHeld", "build_application", "running", "services"]

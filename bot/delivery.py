@@ -39,7 +39,9 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.chatlang import ChatLanguages
 from bot.config import DeliverySettings
+from bot.i18n import _, set_language
 from bot.releases import Release
 from bot.render import ELLIPSIS, MAX_MESSAGE, format_date, release_html, telegram_length
 from bot.retry import retry_after_seconds, without_retries
@@ -112,8 +114,8 @@ def release_plain(release: Release, matched: tuple[str, ...] = ()) -> str:
     """A release as plain text (no markup): the fallback when Telegram rejects our HTML."""
     meta = " · ".join(p for p in (format_date(release), release.place, release.kind) if p)
     head = [release.title, *([release.url] if release.url else []), meta]
-    tail = ([f"Alert: {', '.join(t or 'all new releases' for t in matched)}"]
-            if matched else [])
+    labels = ", ".join(t or _("all new releases") for t in matched)
+    tail = [_("Alert: {topics}").format(topics=labels)] if matched else []
     summary = release.summary
     text = "\n".join([*head, *([summary] if summary else []), *tail])
     while telegram_length(text) > MAX_MESSAGE and summary:
@@ -145,9 +147,12 @@ class Deliverer:
     """Sends the outbox within Telegram's limits; one per running bot, holding the store lock."""
 
     def __init__(self, bot: telegram.Bot, store: Store, settings: DeliverySettings,
-                 wakeup: asyncio.Event, *, owner: str | None = None) -> None:
+                 wakeup: asyncio.Event, *, owner: str | None = None,
+                 languages: ChatLanguages | None = None) -> None:
         self.bot = bot
         self.store = store
+        #: Each chat's language, for the alert's framing ("Alert: …", the date).
+        self.languages = languages or ChatLanguages(store)
         self.settings = settings
         self.wakeup = wakeup
         #: Who holds the lock: ``host:pid`` (tests may pose as another process).
@@ -388,6 +393,8 @@ class Deliverer:
             self.stats.failed += 1
             await self.store.mark_failed(row.id, f"release {row.release_id} no longer exists")
             return
+        # The framing (date, "Alert: …") in the chat's language; the release as published.
+        set_language(await self.languages.for_chat(row.chat_id))
         text = release_html(release, matched=row.topics)
         mode: ParseMode | None = ParseMode.HTML
         thread = row.thread_id or None

@@ -7,6 +7,7 @@ from typing import Any
 
 from telegram.ext import CallbackContext
 
+from bot.chatlang import ChatLanguages
 from bot.config import Settings
 from bot.ingest import Ingestor
 from bot.search import SearchIndex
@@ -26,6 +27,12 @@ class Services:
     topics: TopicMatcher
     ingestor: Ingestor
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Each chat's language (made from the store when not given).
+    languages: ChatLanguages = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.languages is None:
+            self.languages = ChatLanguages(self.store)
 
 
 def attach(bot_data: dict[str, Any], services: Services) -> None:

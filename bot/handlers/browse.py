@@ -9,15 +9,17 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.handlers.common import Context, answer_button, command_argument, reply
+from bot.i18n import N_, _, _n, format_number
 from bot.render import more_button, quote, release_list_html
 from bot.search import QueryError
 from bot.services import services
 
 LATEST_DEFAULT, LATEST_MAX = 5, 20
 MORE_PREFIX = "more:"
-LATEST_USAGE = "Usage: <code>/latest [n]</code> — n from 1 to 20, e.g. <code>/latest 10</code>"
-SEARCH_USAGE = ("Usage: <code>/search words</code>, e.g. <code>/search trafficking</code> "
-                "or <code>/search \"coal mine\" since:2004-09</code>")
+LATEST_USAGE = N_("Usage: <code>/latest [n]</code> — n from 1 to 20, "
+                  "e.g. <code>/latest 10</code>")
+SEARCH_USAGE = N_("Usage: <code>/search words</code>, e.g. <code>/search trafficking</code> "
+                  "or <code>/search \"coal mine\" since:2004-09</code>")
 
 
 def parse_count(text: str) -> int | None:
@@ -33,24 +35,25 @@ def parse_count(text: str) -> int | None:
 async def latest(update: Update, context: Context) -> None:
     count = parse_count(command_argument(update.effective_message))
     if count is None:
-        await reply(update, LATEST_USAGE)
+        await reply(update, _(LATEST_USAGE))
         return
     releases = services(context).index.latest(count)
     if not releases:
-        await reply(update, "There are no releases yet.")
+        await reply(update, _("There are no releases yet."))
         return
-    text, _ = release_list_html(releases, lambda n: f"🗞 <b>Latest {_releases(n)}</b>")
+    text, _shown = release_list_html(releases, _latest_header)
     await reply(update, text)
 
 
-def _releases(n: int) -> str:
-    return "release" if n == 1 else f"{n} releases"
+def _latest_header(n: int) -> str:
+    return _n("🗞 <b>Latest release</b>", "🗞 <b>Latest {count} releases</b>", n).format(
+        count=format_number(n))
 
 
 async def search(update: Update, context: Context) -> None:
     query = command_argument(update.effective_message)
     if not query:
-        await reply(update, SEARCH_USAGE)
+        await reply(update, _(SEARCH_USAGE))
         return
     await send_results_page(update, context, query, 0)
 
@@ -70,7 +73,7 @@ async def more(update: Update, context: Context) -> None:
     key, _, offset_text = callback.data.removeprefix(MORE_PREFIX).partition(":")
     query = await services(context).store.saved_query(key)
     if query is None or not offset_text.isdigit():
-        await answer_button(callback, "This search has expired — send /search again.",
+        await answer_button(callback, _("This search has expired — send /search again."),
                             show_alert=True)
         return
     await answer_button(callback)
@@ -86,20 +89,22 @@ async def send_results_page(update: Update, context: Context, query: str, offset
     try:
         result = svc.index.search(query, limit=size, offset=offset)
     except QueryError as exc:
-        await reply(update, f"{escape(str(exc))}\n{SEARCH_USAGE}")
+        await reply(update, f"{escape(str(exc))}\n{_(SEARCH_USAGE)}")
         return
     if not result.hits:
         await reply(update, _nothing_found(query, result.suggestion, offset))
         return
     note = ""
     if result.partial:
-        note = "\nNo release has all of these words; these have some of them."
+        note = "\n" + _("No release has all of these words; these have some of them.")
         if result.suggestion:
-            note += f" Did you mean <code>/search {quote(result.suggestion)}</code>?"
+            note += " " + _("Did you mean {command}?").format(
+                command=f"<code>/search {quote(result.suggestion)}</code>")
 
     def header(shown: int) -> str:
-        return (f"🔎 <b>{offset + 1}–{offset + shown} of {result.total}</b> "
-                f"for “{quote(query)}”{note}")
+        return _("🔎 <b>{first}–{last} of {total}</b> for “{query}”").format(
+            first=format_number(offset + 1), last=format_number(offset + shown),
+            total=format_number(result.total), query=quote(query)) + note
 
     text, shown = release_list_html([h.release for h in result.hits], header)
     markup = None
@@ -111,8 +116,9 @@ async def send_results_page(update: Update, context: Context, query: str, offset
 
 def _nothing_found(query: str, suggestion: str | None, offset: int) -> str:
     if offset:
-        return f"No more results for “{quote(query)}”."
-    text = f"Nothing found for “{quote(query)}”."
+        return _("No more results for “{query}”.").format(query=quote(query))
+    text = _("Nothing found for “{query}”.").format(query=quote(query))
     if suggestion:
-        text += f"\nDid you mean <code>/search {quote(suggestion)}</code>?"
+        text += "\n" + _("Did you mean {command}?").format(
+            command=f"<code>/search {quote(suggestion)}</code>")
     return text

@@ -9,6 +9,8 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.i18n import language_of
+
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +43,13 @@ async def answer_button(callback: CallbackQuery, text: str | None = None,
         await callback.answer(text, show_alert=show_alert)
     except TelegramError as exc:
         log.info("could not answer a button press: %s", exc)
+
+
+def reader_language(update: Update) -> str:
+    """The language of the person behind an update, from Telegram's ``language_code``:
+    ``fr*`` -> ``fr``, ``es*`` -> ``es``, anything else (or no user) -> ``en``."""
+    user = update.effective_user
+    return language_of(user.language_code if user else None)
 
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 
 from bot import subscriptions as rules
 from bot.handlers.common import Context, answer_button, command_argument, reply
+from bot.i18n import N_, _, _n, current_language, format_number
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
@@ -25,19 +26,20 @@ from bot.topics import ALL, Topic, TopicError
 #: Callback data of a remove button: this prefix and the subscription id (survives restarts).
 REMOVE_PREFIX = "unsub:"
 
-SUBSCRIBE_USAGE = ("Usage: <code>/subscribe topic</code>, e.g. "
-                   "<code>/subscribe child labour</code>; exclude words with a minus: "
-                   "<code>/subscribe trafficking -football</code>; "
-                   "<code>/subscribe</code> alone for every new release. Ideas: /topics")
-UNSUBSCRIBE_USAGE = ("Usage: <code>/unsubscribe topic</code> or <code>/unsubscribe all</code>. "
-                     "/subscriptions lists this chat's topics with buttons to remove them.")
+SUBSCRIBE_USAGE = N_("Usage: <code>/subscribe topic</code>, e.g. "
+                     "<code>/subscribe child labour</code>; exclude words with a minus: "
+                     "<code>/subscribe trafficking -football</code>; "
+                     "<code>/subscribe</code> alone for every new release. Ideas: /topics")
+UNSUBSCRIBE_USAGE = N_("Usage: <code>/unsubscribe topic</code> or "
+                       "<code>/unsubscribe all</code>. /subscriptions lists this chat's topics "
+                       "with buttons to remove them.")
 #: How much of a topic a list line or a button shows, so 50 of them fit one message.
 _LINE_CHARS, _BUTTON_CHARS = 60, 40
 
 
 def topic_label(key: str, limit: int = 100) -> str:
     """A stored topic key as shown to users (escaped); ``""`` is every new release."""
-    return quote(key, limit) if key else "every new release"
+    return quote(key, limit) if key else _("every new release")
 
 
 async def subscribe(update: Update, context: Context) -> None:
@@ -54,7 +56,7 @@ async def subscribe(update: Update, context: Context) -> None:
         await reply(update, str(exc))
         return
     except TopicError as exc:
-        await reply(update, f"{escape(str(exc))}\n{SUBSCRIBE_USAGE}")
+        await reply(update, f"{escape(str(exc))}\n{_(SUBSCRIBE_USAGE)}")
         return
     await reply(update, await _add(svc, target, topic))
 
@@ -74,10 +76,10 @@ async def unsubscribe(update: Update, context: Context) -> None:
         await reply(update, str(exc))
         return
     except TopicError as exc:
-        await reply(update, f"{escape(str(exc))}\n{UNSUBSCRIBE_USAGE}")
+        await reply(update, f"{escape(str(exc))}\n{_(UNSUBSCRIBE_USAGE)}")
         return
     if topic is None and not everything:
-        await reply(update, UNSUBSCRIBE_USAGE)
+        await reply(update, _(UNSUBSCRIBE_USAGE))
         return
     await reply(update, await _remove(svc, target, topic))
 
@@ -95,8 +97,8 @@ async def list_subscriptions(update: Update, context: Context) -> None:
         await reply(update, str(exc))
         return
     if rest:
-        await reply(update, "Usage: <code>/subscriptions</code>, or in a private chat with me "
-                            "<code>/subscriptions @channel</code>.")
+        await reply(update, _("Usage: <code>/subscriptions</code>, or in a private chat with "
+                              "me <code>/subscriptions @channel</code>."))
         return
     subs = await svc.store.subscriptions(target.chat_id)
     text, markup = subscription_list(subs, target.name_html)
@@ -112,7 +114,7 @@ async def remove_button(update: Update, context: Context) -> None:
     id_text = callback.data.removeprefix(REMOVE_PREFIX)
     sub = await svc.store.get_subscription(int(id_text)) if id_text.isdigit() else None
     if sub is None:
-        await answer_button(callback, "That subscription was already removed.")
+        await answer_button(callback, _("That subscription was already removed."))
         await _drop_button(callback.message, callback.data)
         return
     try:
@@ -122,11 +124,12 @@ async def remove_button(update: Update, context: Context) -> None:
         return
     if not allowed:
         await answer_button(callback,
-                            "Only the chat's administrators can remove its subscriptions.",
+                            _("Only the chat's administrators can remove its subscriptions."),
                             show_alert=True)
         return
     await svc.store.remove_subscription_by_id(sub.chat_id, sub.id)
-    await answer_button(callback, f"Removed: {topic_label(sub.topic, _BUTTON_CHARS)}")
+    await answer_button(callback, _("Removed: {topic}").format(
+        topic=topic_label(sub.topic, _BUTTON_CHARS)))
     await _redraw(callback.message, svc, sub.chat_id)
 
 
@@ -140,40 +143,53 @@ def _parse(svc: Services, text: str) -> Topic:
 async def subscribe_chat(svc: Services, target: Target, topic: Topic) -> rules.AddOutcome:
     """The one way a chat is subscribed, by command or by button (whose rights the caller
     checked): remember the chat, then add the topic under the rules of :mod:`bot.subscriptions`."""
-    await svc.store.save_chat(target.chat_id, target.type, target.title, target.username)
+    # The language the chat was subscribed in frames its alerts until one is chosen.
+    await svc.store.save_chat(target.chat_id, target.type, target.title, target.username,
+                              auto_language=current_language())
+    svc.languages.forget(target.chat_id)
     return await rules.add(svc.store, target.chat_id, target.thread_id, topic,
                            svc.settings.bot.max_subscriptions_per_chat)
 
 
 async def _add(svc: Services, target: Target, topic: Topic) -> str:
     """Subscribe and word the outcome."""
-    label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
+    label = f"“{topic_label(topic.key)}”" if topic.key else _("every new release")
     where = where_text(target)
     limit = svc.settings.bot.max_subscriptions_per_chat
     outcome = await subscribe_chat(svc, target, topic)
     if outcome.status is rules.AddStatus.DUPLICATE:
-        return f"{cap(where)} is already subscribed to {label}. See /subscriptions."
+        return cap(_("{where} is already subscribed to {topic}. See /subscriptions.").format(
+            where=where, topic=label))
     if outcome.status is rules.AddStatus.AT_LIMIT:
-        return (f"{cap(where)} already has {outcome.existing} subscriptions, the most allowed "
-                f"is {limit}. Remove one first: /subscriptions")
+        return cap(_("{where} already has {count} subscriptions, the most allowed is {limit}. "
+                     "Remove one first: /subscriptions").format(
+            where=where, count=format_number(outcome.existing), limit=format_number(limit)))
     if not topic.key:
-        return f"✅ Subscribed {where} to every new release."
+        return _("✅ Subscribed {where} to every new release.").format(where=where)
     found = await rules.count_matches(svc.topics, [topic], rules.all_releases(svc.index))
     [matched] = found.counts
     scope = scope_text(found)
     if matched == 0:
-        return (f"⚠️ Subscribed {where} to {label}, but it matches none of {scope} — check "
-                f"the spelling, or see /topics. "
-                f"Undo: <code>/unsubscribe {_remote_prefix(target)}{escape(topic.key)}</code>")
-    return (f"✅ Subscribed {where} to {label}. It matches {matched} of {scope}; "
-            f"new ones will be sent {'there' if target.remote else 'here'}.")
+        undo = f"<code>/unsubscribe {_remote_prefix(target)}{escape(topic.key)}</code>"
+        return _("⚠️ Subscribed {where} to {topic}, but it matches none of {scope} — check "
+                 "the spelling, or see /topics. Undo: {undo}").format(
+            where=where, topic=label, scope=scope, undo=undo)
+    if target.remote:
+        text = _("✅ Subscribed {where} to {topic}. It matches {count} of {scope}; "
+                 "new ones will be sent there.")
+    else:
+        text = _("✅ Subscribed {where} to {topic}. It matches {count} of {scope}; "
+                 "new ones will be sent here.")
+    return text.format(where=where, topic=label, count=format_number(matched), scope=scope)
 
 
 def scope_text(found: rules.MatchCounts) -> str:
     """Which releases a count covers: all of them, or the newest ones it had time for."""
     if found.complete:
-        return "the 1 release so far" if found.total == 1 else f"the {found.total} releases so far"
-    return f"the newest {found.examined:,} of {found.total:,} releases"
+        return _n("the {count} release so far", "the {count} releases so far",
+                  found.total).format(count=format_number(found.total))
+    return _("the newest {count} of {total} releases").format(
+        count=format_number(found.examined), total=format_number(found.total))
 
 
 async def _remove(svc: Services, target: Target, topic: Topic | None) -> str:
@@ -183,30 +199,35 @@ async def _remove(svc: Services, target: Target, topic: Topic | None) -> str:
         where = target.name_html
         n = await svc.store.remove_all_subscriptions(target.chat_id)
         if not n:
-            return f"{cap(where)} has no subscriptions."
-        return f"Removed all {n} subscription{'s' if n != 1 else ''} of {where}."
+            return cap(_("{where} has no subscriptions.").format(where=where))
+        return _n("Removed all {count} subscription of {where}.",
+                  "Removed all {count} subscriptions of {where}.", n).format(
+            count=format_number(n), where=where)
     where = where_text(target)
-    label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
+    label = f"“{topic_label(topic.key)}”" if topic.key else _("every new release")
     if await svc.store.remove_subscription(target.chat_id, target.thread_id, topic.key):
-        return f"Unsubscribed {where} from {label}."
-    return f"{cap(where)} is not subscribed to {label}. See /subscriptions."
+        return _("Unsubscribed {where} from {topic}.").format(where=where, topic=label)
+    return cap(_("{where} is not subscribed to {topic}. See /subscriptions.").format(
+        where=where, topic=label))
 
 
 def subscription_list(subs: Sequence[Subscription],
                       name_html: str) -> tuple[str, InlineKeyboardMarkup | None]:
     """The text and remove buttons of a chat's subscription list."""
     if not subs:
-        return (f"No subscriptions for {name_html} yet. Try <code>/subscribe trafficking</code>"
-                " or see /topics.", None)
-    lines = [f"🔔 <b>Subscriptions of {name_html}</b> ({len(subs)})"]
+        return (_("No subscriptions for {where} yet. Try <code>/subscribe trafficking</code>"
+                  " or see /topics.").format(where=name_html), None)
+    lines = [_("🔔 <b>Subscriptions of {where}</b> ({count})").format(
+        where=name_html, count=format_number(len(subs)))]
     buttons = []
     for n, sub in enumerate(subs, 1):
-        thread = f" <i>(topic thread {sub.thread_id})</i>" if sub.thread_id else ""
+        thread = (" <i>" + _("(topic thread {id})").format(id=sub.thread_id) + "</i>"
+                  if sub.thread_id else "")
         lines.append(f"{n}. {topic_label(sub.topic, _LINE_CHARS)}{thread}")
-        label = sub.topic if sub.topic else "every new release"
+        label = sub.topic if sub.topic else _("every new release")
         buttons.append([InlineKeyboardButton(
             f"✖ {n}. {_cut(label, _BUTTON_CHARS)}", callback_data=f"{REMOVE_PREFIX}{sub.id}")])
-    lines.append("Press a button to remove that subscription.")
+    lines.append(_("Press a button to remove that subscription."))
     return _fit_lines(lines), InlineKeyboardMarkup(buttons)
 
 
@@ -229,7 +250,7 @@ async def _redraw(message: object, svc: Services, chat_id: int) -> None:
         remote = chat_id != message.chat.id
         chat = await svc.store.get_chat(chat_id) if remote else None
         name = (Target(chat_id, chat.type, chat.title, chat.username, remote=True).name_html
-                if chat else "this chat")
+                if chat else _("this chat"))
         text, markup = subscription_list(await svc.store.subscriptions(chat_id), name)
         await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                 disable_web_page_preview=True)
@@ -240,7 +261,7 @@ async def _redraw(message: object, svc: Services, chat_id: int) -> None:
 def where_text(target: Target) -> str:
     if target.remote:
         return target.name_html
-    return "this topic thread" if target.thread_id else "this chat"
+    return _("this topic thread") if target.thread_id else _("this chat")
 
 
 def _remote_prefix(target: Target) -> str:
@@ -265,5 +286,6 @@ def _fit_lines(lines: list[str]) -> str:
     while telegram_length(text) > MAX_MESSAGE and len(lines) > 2:
         lines = [*lines[:-2], lines[-1]]
         dropped += 1
-        text = "\n".join([*lines[:-1], f"… and {dropped} more", lines[-1]])
+        more = _("… and {count} more").format(count=format_number(dropped))
+        text = "\n".join([*lines[:-1], more, lines[-1]])
     return text
