@@ -16,7 +16,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 
-from bot.handlers.common import Context, answer_button, command_argument, reply
+from bot.handlers.common import (
+    Context,
+    answer_button,
+    command_argument,
+    reader_language,
+    reply,
+)
 from bot.handlers.topics import target_of
 from bot.i18n import (
     LANGUAGE_NAMES,
@@ -130,13 +136,8 @@ async def language_command(update: Update, context: Context) -> None:
     await svc.languages.choose(target.chat_id, target.type, language, target.title,
                                target.username)
     if not target.remote:
-        set_language(language or current_reader(update))
+        set_language(language or reader_language(update))
     await reply(update, _done(language, target))
-
-
-def current_reader(update: Update) -> str:
-    user = update.effective_user
-    return language_of(user.language_code if user else None)
 
 
 async def language_button(update: Update, context: Context) -> None:
@@ -162,7 +163,7 @@ async def language_button(update: Update, context: Context) -> None:
     language = None if code == AUTO else code
     await svc.languages.choose(target.chat_id, target.type, language, target.title,
                                target.username)
-    set_language(language or current_reader(update))
+    set_language(language or reader_language(update))
     await answer_button(callback, _done(language, target))
     with suppress(TelegramError):  # cosmetic: the answer already said it is done
         await message.edit_text(_status(language is not None, target), parse_mode=ParseMode.HTML,
