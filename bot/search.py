@@ -222,7 +222,8 @@ def _parse_query(text: str) -> _Query:
             elif key == "lang":
                 lang = language_of(value)
                 if lang is None:
-                    raise QueryError(f"lang: expects one of {', '.join(LANGUAGES)}, e.g. lang:fr")
+                    raise QueryError(gettext("lang: expects one of {languages}, e.g. lang:fr")
+                                     .format(languages=", ".join(LANGUAGES)))
                 query.languages.append(lang)
             else:
                 query.kinds.append(value)

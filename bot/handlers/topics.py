@@ -26,7 +26,7 @@ from bot.handlers.common import (
     reply,
 )
 from bot.handlers.subscriptions import cap, scope_text, subscribe_chat, where_text
-from bot.i18n import N_, _, format_number
+from bot.i18n import N_, _, current_language, format_number
 from bot.permissions import Refusal, Target, is_echo, may_manage, thread_of
 from bot.render import (
     TOPIC_PREFIX,
@@ -62,7 +62,11 @@ async def subscribed_keys(svc: Services, target: Target) -> set[str]:
 
 def _buttons(found: rules.Suggestions, subscribed: set[str], menu: str) -> list[TopicButton]:
     items = found.items[:WELCOME_TOPICS] if menu == WELCOME_MENU else found.items
-    return [TopicButton(s.name, s.count, s.tag, s.topic.key in subscribed) for s in items]
+    # Names in the chat's language: a French reader taps "Travail des enfants", which is the
+    # same topic (and subscription) as "Child labour".
+    language = current_language()
+    return [TopicButton(s.name_in(language), s.count, s.tag, s.topic.key in subscribed)
+            for s in items]
 
 
 async def keyboard(svc: Services, target: Target, menu: str,
@@ -151,7 +155,7 @@ async def _act(svc: Services, target: Target, suggestion: rules.Suggestion,
                action: str) -> tuple[str, bool, str | None]:
     """Do what the tap asked; returns the answer, whether it is an alert, and the topic
     (tag) whose "Unsubscribe?" question the keyboard shows next."""
-    name = f"“{topic_name(suggestion.name)}”"
+    name = f"“{topic_name(suggestion.name_in(current_language()))}”"
     where = where_text(target)
     if action == "u":
         if await svc.store.remove_subscription(target.chat_id, target.thread_id,
