@@ -36,6 +36,7 @@ from bot.i18n import (
 )
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target, split_channel_ref
 from bot.services import services
+from bot.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ async def set_update_language(update: object, context: Context) -> None:
     try:
         language = await services(context).languages.for_update(
             chat.id if chat else None, chat is not None and chat.type == ChatType.PRIVATE, code)
-    except Exception:  # the store failing must not leave the update unanswered
+    except StoreUnavailable as exc:  # the store failing must not leave the update unanswered
+        log.warning("could not read the language of chat %s: %s", chat.id if chat else None, exc)
+        language = language_of(code)
+    except Exception:
         log.exception("could not read the language of chat %s", chat.id if chat else None)
         language = language_of(code)
     set_language(language)
