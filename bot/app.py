@@ -39,11 +39,13 @@ from bot.handlers import (
     digest,
     help,
     inline,
+    language,
     membership,
     subscriptions,
     topics,
 )
 from bot.handlers.common import store_failure_text
+from bot.i18n import LANGUAGES, _, use_language
 from bot.indexkeeper import IndexKeeper, snapshot_path
 from bot.ingest import Ingestor
 from bot.lane import Lane
@@ -107,6 +109,9 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     def command(name: str | list[str], callback: Any) -> None:
         app.add_handler(CommandHandler(name, callback, filters=COMMAND_UPDATES))
 
+    # Before every other handler: the language this update is answered in.
+    app.add_handler(TypeHandler(Update, language.set_update_language), group=-1)
+
     command("start", help.start)
     command("help", help.help_command)
     command("latest", browse.latest)
@@ -117,10 +122,13 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     command("digest", digest.digest_command)
     command("topics", topics.topics)
     command("stats", admin.stats)
+    command("language", language.language_command)
     app.add_handler(CallbackQueryHandler(browse.more, pattern=f"^{browse.MORE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(subscriptions.remove_button,
                                          pattern=f"^{subscriptions.REMOVE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(topics.topic_button, pattern=f"^{topics.TOPIC_PREFIX}"))
+    app.add_handler(CallbackQueryHandler(language.language_button,
+                                         pattern=f"^{language.LANGUAGE_PREFIX}"))
     app.add_handler(CallbackQueryHandler(help.stale_button))  # after every other button
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(private & filters.COMMAND, help.unknown_command))
@@ -129,7 +137,8 @@ def register_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(ChatMemberHandler(membership.my_chat_member,
                                       ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
-    app.add_handler(TypeHandler(Update, metrics.count_update), group=-1)  # counts, then on
+    # Its own group (a group runs only its first matching handler): counts, then on.
+    app.add_handler(TypeHandler(Update, metrics.count_update), group=-2)
     app.add_error_handler(on_error)
 
 
@@ -168,7 +177,8 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
     keeper = IndexKeeper(svc.ingestor, snapshot_path(settings))
     shared = svc.store.engine.dialect.name == "postgresql"
     poller = SourcePoller(settings.sources, svc.store, svc.ingestor, shared=shared)
-    deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added)
+    deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added,
+                          languages=svc.languages)
     if shared:
         deliverer.lane.share(SharedSlots(svc.store, deliverer.lane.interval))
     polling = not settings.telegram.webhook_url
@@ -303,10 +313,14 @@ async def _set_webhook(app: Application[Any, Any, Any, Any, Any, Any],
 
 
 async def _register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    try:
-        await app.bot.set_my_commands(list(help.COMMANDS))
-    except TelegramError as exc:  # clients then lack the menu, but the bot still works
-        log.warning("could not register the command list: %s", exc)
+    """The command list in each language (English also as the default for everyone else)."""
+    for lang in LANGUAGES:
+        with use_language(lang):
+            commands = help.bot_commands()
+        try:
+            await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+        except TelegramError as exc:  # clients then lack the menu, but the bot still works
+            log.warning("could not register the command list (%s): %s", lang, exc)
 
 
 async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -338,7 +352,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not answer an update (%s: %s); no apology sent: the action may "
                     "have been done", type(error).__name__, error)
         return
-    text = "Sorry, something went wrong on my side. Please try again."
+    text = _("Sorry, something went wrong on my side. Please try again.")
     if isinstance(error, StoreUnavailable):
         text = store_failure_text(error)
         if isinstance(error, StoreGone):

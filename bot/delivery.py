@@ -53,8 +53,10 @@ from telegram.error import (
 )
 
 from bot import clock, metrics
+from bot.chatlang import ChatLanguages
 from bot.config import DeliverySettings
 from bot.digest import DigestItem, render_digest
+from bot.i18n import _, set_language
 from bot.lane import ALERT, Lane, retry_after_seconds
 from bot.releases import Release
 from bot.render import ELLIPSIS, MAX_MESSAGE, format_date, release_html, telegram_length
@@ -136,8 +138,8 @@ def release_plain(release: Release, matched: tuple[str, ...] = ()) -> str:
     """A release as plain text (no markup): the fallback when Telegram rejects our HTML."""
     meta = " · ".join(p for p in (format_date(release), release.place, release.kind) if p)
     head = [release.title, *([release.url] if release.url else []), meta]
-    tail = ([f"Alert: {', '.join(t or 'all new releases' for t in matched)}"]
-            if matched else [])
+    labels = ", ".join(t or _("all new releases") for t in matched)
+    tail = [_("Alert: {topics}").format(topics=labels)] if matched else []
     summary = release.summary
     text = "\n".join([*head, *([summary] if summary else []), *tail])
     while telegram_length(text) > MAX_MESSAGE and summary:
@@ -154,7 +156,7 @@ class Deliverer:
 
     def __init__(self, bot: telegram.Bot, store: Store, settings: DeliverySettings,
                  wakeup: asyncio.Event, *, owner: str | None = None,
-                 lane: Lane | None = None) -> None:
+                 lane: Lane | None = None, languages: ChatLanguages | None = None) -> None:
         self.bot = bot
         #: The outgoing lane: the one the bot's own rate limiter is (the application's), so
         #: replies and alerts share Telegram's limits, else one of our own (a bare Bot).
@@ -162,6 +164,8 @@ class Deliverer:
         self.lane = lane or (limiter if isinstance(limiter, Lane)
                              else Lane.from_settings(settings))
         self.store = store
+        #: Each chat's language, for the alert's framing ("Alert: …", the date).
+        self.languages = languages or ChatLanguages(store)
         self.settings = settings
         self.wakeup = wakeup
         #: Who holds the lock: ``host:pid`` (tests may pose as another process).
@@ -479,6 +483,9 @@ class Deliverer:
 
     async def _attempt(self, row: OutboxRow, release: Release | None) -> None:
         """Send the row's alert (or the digest it belongs to) and record the outcome."""
+        # The framing ("Alert: …", dates, a digest's heading) in the chat's language; the
+        # releases as published. This task is the row's own: the language stays in it.
+        set_language(await self.languages.for_chat(row.chat_id))
         if row.digest:
             await self._attempt_digest(row)
             return

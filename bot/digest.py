@@ -30,7 +30,7 @@ from functools import cache
 from html import escape
 from zoneinfo import ZoneInfo, available_timezones
 
-from bot.i18n import _, _n, format_date
+from bot.i18n import _, _n, format_date, format_number
 from bot.releases import Release
 from bot.render import MAX_MESSAGE, TITLE_CHARS, quote, telegram_length
 
@@ -207,8 +207,10 @@ def _header(kinds: set[str], total: int, part: int, parts: int, *, html: bool) -
         title = _("Your weekly digest")
     else:
         title = _("Your digest")
-    count = _n("{n} new release", "{n} new releases", total).format(n=total)
-    head = f"📰 <b>{title}</b>: {count}" if html else f"📰 {title}: {count}"
+    count = _n("{n} new release", "{n} new releases", total).format(n=format_number(total))
+    # A template, not a concatenation: French puts a space before the colon.
+    head = (_("📰 <b>{title}</b>: {count}") if html else _("📰 {title}: {count}")).format(
+        title=title, count=count)
     if parts > 1:
         head += f" ({part}/{parts})"
     return head

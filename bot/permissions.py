@@ -20,6 +20,8 @@ from telegram import Chat, ChatMember, Message
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden
 
+from bot.i18n import N_, _
+
 log = logging.getLogger(__name__)
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
@@ -27,14 +29,14 @@ ADMIN_STATUSES = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRAT
 #: ``@username`` (Telegram usernames: 4–32 letters, digits, underscores) or a ``-100…`` id.
 _CHANNEL_REF = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100[0-9]{4,15})$")
 
-GROUP_REFUSAL = ("Sorry, only this group's administrators can change its subscriptions. "
+GROUP_REFUSAL = N_("Sorry, only this group's administrators can change its subscriptions. "
                  "Anyone can see them with /subscriptions.")
-ON_BEHALF_REFUSAL = ("Sorry, subscriptions of this group can only be changed by its "
+ON_BEHALF_REFUSAL = N_("Sorry, subscriptions of this group can only be changed by its "
                      "administrators, not by messages sent on behalf of another chat.")
-PRIVATE_ONLY = ("To manage a channel from outside it, send me this command in a private chat "
+PRIVATE_ONLY = N_("To manage a channel from outside it, send me this command in a private chat "
                 "(or post it in the channel itself).")
-CHECK_FAILED = ("I could not check your rights just now, so I changed nothing. "
-                "Please try again in a moment.")
+CHECK_FAILED = N_("I could not check your rights just now, so I changed nothing. "
+                  "Please try again in a moment.")
 
 #: getChatMember refusals that answer the question ("not a member", or in a channel "you may
 #: not see its members"); any other error leaves the rights unknown.
@@ -74,7 +76,7 @@ class Target:
     def name_html(self) -> str:
         """How replies name the chat: "this chat", or the channel's @username or title."""
         if not self.remote:
-            return "this chat"
+            return _("this chat")
         if self.username:
             return f"@{escape(self.username)}"
         return f"“{escape(self.title or str(self.chat_id))}”"
@@ -135,10 +137,10 @@ async def _member(bot: MemberLookup, chat_id: int, user_id: int) -> ChatMember |
         if any(known in exc.message.lower() for known in _NOT_A_MEMBER):
             return None
         log.warning("getChatMember(%s, %s) failed: %s", chat_id, user_id, exc)
-        raise Refusal(CHECK_FAILED) from None
+        raise Refusal(_(CHECK_FAILED)) from None
     except Exception:
         log.warning("getChatMember(%s, %s) failed", chat_id, user_id, exc_info=True)
-        raise Refusal(CHECK_FAILED) from None
+        raise Refusal(_(CHECK_FAILED)) from None
 
 
 async def may_manage(bot: MemberLookup, chat_id: int, user_id: int) -> bool:
@@ -160,10 +162,10 @@ async def check_may_change(bot: MemberLookup, message: Message) -> None:
         # An anonymous admin posts as the group itself; anything else is a channel speaking.
         if message.sender_chat.id == chat.id:
             return
-        raise Refusal(ON_BEHALF_REFUSAL)
+        raise Refusal(_(ON_BEHALF_REFUSAL))
     user = message.from_user
     if user is None or not await is_admin(bot, chat.id, user.id):
-        raise Refusal(GROUP_REFUSAL)
+        raise Refusal(_(GROUP_REFUSAL))
 
 
 async def channel_target(bot: MemberLookup, ref: str, user_id: int, *,
@@ -177,14 +179,14 @@ async def channel_target(bot: MemberLookup, ref: str, user_id: int, *,
     try:
         chat = await bot.get_chat(int(ref) if ref.lstrip("-").isdigit() else ref)
     except (BadRequest, Forbidden):
-        raise Refusal(f"Channel {shown} not found, or I'm not in it. Add me to the channel "
-                      "as an administrator first.") from None
+        raise Refusal(_("Channel {channel} not found, or I'm not in it. Add me to the channel "
+                        "as an administrator first.").format(channel=shown)) from None
     except Exception:
         log.warning("getChat(%s) failed", ref, exc_info=True)
-        raise Refusal(CHECK_FAILED) from None
+        raise Refusal(_(CHECK_FAILED)) from None
     if chat.type != ChatType.CHANNEL:
-        raise Refusal(f"{shown} is not a channel. For a group, send the command in the "
-                      "group itself.")
+        raise Refusal(_("{chat} is not a channel. For a group, send the command in the "
+                        "group itself.").format(chat=shown))
     target = Target(chat.id, chat.type, chat.title, chat.username, remote=True)
     bot_ok = await bot_can_post(bot, chat.id) if subscribing else True
     # Telegram shows a channel's members only to its admin bots ("member list is
@@ -192,15 +194,17 @@ async def channel_target(bot: MemberLookup, ref: str, user_id: int, *,
     member = await _member(bot, chat.id, user_id)
     missing = []
     if member is not None and member.status not in ADMIN_STATUSES:
-        missing.append(f"you are not an administrator of {target.name_html}")
+        missing.append(_("you are not an administrator of {channel}")
+                       .format(channel=target.name_html))
     if not bot_ok:
-        missing.append(f"I am not an administrator of {target.name_html} allowed to post "
-                       "messages (make me one with “Post messages”)")
+        missing.append(_("I am not an administrator of {channel} allowed to post "
+                         "messages (make me one with “Post messages”)")
+                       .format(channel=target.name_html))
     elif member is None:
-        missing.append(f"I cannot see the administrators of {target.name_html}: make me an "
-                       "administrator there first")
+        missing.append(_("I cannot see the administrators of {channel}: make me an "
+                         "administrator there first").format(channel=target.name_html))
     if missing:
-        raise Refusal(f"I can't do that: {' and '.join(missing)}.")
+        raise Refusal(_("I can't do that: {reasons}.").format(reasons=_(" and ").join(missing)))
     return target
 
 
@@ -217,7 +221,7 @@ async def resolve_target(bot: MemberLookup, message: Message, argument: str, *,
     if ref is not None:
         user = message.from_user
         if chat.type != ChatType.PRIVATE or user is None:
-            raise Refusal(PRIVATE_ONLY)
+            raise Refusal(_(PRIVATE_ONLY))
         # Listing a channel's subscriptions also needs admin rights: the list has remove
         # buttons, and what a channel follows is its admins' business.
         return await channel_target(bot, ref, user.id, subscribing=subscribing), rest

@@ -14,6 +14,8 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import i18n
+from bot.i18n import _
 from bot.releases import Release
 
 MAX_MESSAGE = 4096
@@ -30,7 +32,8 @@ def telegram_length(text: str) -> int:
 
 
 def format_date(release: Release) -> str:
-    return f"{release.date.day} {release.date:%B %Y}"
+    """The release's date as readers of the current language write it."""
+    return i18n.format_date(release.date)
 
 
 #: Titles and places are short in real data; these caps only stop absurd ones crowding out the rest.
@@ -53,9 +56,9 @@ def release_html(release: Release, *, summary_chars: int | None = None,
     head = f"{title}\n{meta}"
     tail = ""
     if matched:
-        labels = ", ".join(escape(_cut(t, 100)) if t else "all new releases"
+        labels = ", ".join(escape(_cut(t, 100)) if t else _("all new releases")
                            for t in matched[:20])
-        tail = f"\n<i>Alert: {labels}</i>"
+        tail = "\n<i>" + _("Alert: {topics}").format(topics=labels) + "</i>"
     if not release.summary or summary_chars == 0:
         return head + tail
     room = MAX_MESSAGE - telegram_length(head) - telegram_length(tail) - 1
@@ -92,8 +95,9 @@ def release_list_html(releases: Sequence[Release],
     return header(0), 0
 
 
-def more_button(callback_data: str, label: str = "More ›") -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=callback_data)]])
+def more_button(callback_data: str, label: str | None = None) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label or _("More ›"),
+                                                       callback_data=callback_data)]])
 
 
 def quote(text: str, limit: int = 100) -> str:
@@ -166,7 +170,7 @@ def topic_name(name: str) -> str:
 
 def topic_label(button: TopicButton) -> str:
     mark = "✅ " if button.subscribed else ""
-    return f"{mark}{topic_name(button.name)} ({button.count})"
+    return f"{mark}{topic_name(button.name)} ({i18n.format_number(button.count)})"
 
 
 def topic_pages(count: int) -> int:
@@ -181,7 +185,7 @@ def topic_keyboard(buttons: Sequence[TopicButton], menu: str,
     Pages past the end show the last one.
     """
     if menu == WELCOME_MENU:
-        shown, nav = list(buttons), [InlineKeyboardButton("All topics ›",
+        shown, nav = list(buttons), [InlineKeyboardButton(_("All topics ›"),
                                                           callback_data=f"{TOPIC_PREFIX}0:p")]
     else:
         pages = topic_pages(len(buttons))
@@ -190,9 +194,11 @@ def topic_keyboard(buttons: Sequence[TopicButton], menu: str,
         shown = list(buttons[page * TOPICS_PER_PAGE:(page + 1) * TOPICS_PER_PAGE])
         nav = []
         if page > 0:
-            nav.append(InlineKeyboardButton("‹ Back", callback_data=f"{TOPIC_PREFIX}{page - 1}:p"))
+            nav.append(InlineKeyboardButton(_("‹ Back"),
+                                            callback_data=f"{TOPIC_PREFIX}{page - 1}:p"))
         if page + 1 < pages:
-            nav.append(InlineKeyboardButton(f"More › ({page + 2}/{pages})",
+            nav.append(InlineKeyboardButton(_("More › ({page}/{pages})").format(
+                                                page=page + 2, pages=pages),
                                             callback_data=f"{TOPIC_PREFIX}{page + 1}:p"))
     if not shown:
         return None
@@ -201,9 +207,10 @@ def topic_keyboard(buttons: Sequence[TopicButton], menu: str,
     for button in shown:
         if button.tag == confirm and button.subscribed:
             rows.append([
-                InlineKeyboardButton(f"✖ Unsubscribe: {topic_name(button.name)}?",
+                InlineKeyboardButton(_("✖ Unsubscribe: {topic}?").format(
+                                         topic=topic_name(button.name)),
                                      callback_data=f"{TOPIC_PREFIX}{menu}:u:{button.tag}"),
-                InlineKeyboardButton("Keep ✅", callback_data=f"{TOPIC_PREFIX}{menu}:k"),
+                InlineKeyboardButton(_("Keep ✅"), callback_data=f"{TOPIC_PREFIX}{menu}:k"),
             ])
             pending = []
             continue

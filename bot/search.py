@@ -59,6 +59,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.i18n import gettext
 from bot.releases import Release
 from bot.text import (
     ANY_STOPWORDS,
@@ -192,7 +193,8 @@ def _parse_date(key: str, value: str) -> date:
         year, month, day = (int(g) if g else 1 for g in match.groups())
         return date(year, month, day)
     except ValueError:
-        raise QueryError(f"{key}: expects a date like 2004-09 or 2004-09-15") from None
+        raise QueryError(gettext("{key}: expects a date like 2004-09 or 2004-09-15")
+                         .format(key=key)) from None
 
 
 def _parse_query(text: str) -> _Query:
@@ -205,7 +207,8 @@ def _parse_query(text: str) -> _Query:
             value = " ".join(fold(value or "").split())
             if not value:
                 example = {"since": "2004-09", "before": "2004-10-01", "kind": "advisory"}
-                raise QueryError(f"{key}: needs a value, e.g. {key}:{example.get(key, 'geneva')}")
+                raise QueryError(gettext("{key}: needs a value, e.g. {example}").format(
+                    key=key, example=f"{key}:{example.get(key, 'geneva')}"))
             if key == "since":
                 when = _parse_date(key, value)
                 query.since = when if query.since is None else max(query.since, when)
@@ -219,7 +222,8 @@ def _parse_query(text: str) -> _Query:
             elif key == "lang":
                 lang = language_of(value)
                 if lang is None:
-                    raise QueryError(f"lang: expects one of {', '.join(LANGUAGES)}, e.g. lang:fr")
+                    raise QueryError(gettext("lang: expects one of {languages}, e.g. lang:fr")
+                                     .format(languages=", ".join(LANGUAGES)))
                 query.languages.append(lang)
             else:
                 query.kinds.append(value)

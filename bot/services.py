@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram.ext import CallbackContext
 
+from bot.chatlang import ChatLanguages
 from bot.config import Settings
 from bot.ingest import Ingestor
 from bot.search import SearchIndex
@@ -30,6 +31,12 @@ class Services:
     #: Set when the bot cannot go on (the database file vanished): ``newsbot run`` stops and
     #: prints ``store.gone``.
     fatal: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Each chat's language (made from the store when not given).
+    languages: ChatLanguages = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.languages is None:
+            self.languages = ChatLanguages(self.store)
 
 
 def attach(bot_data: dict[str, Any], services: Services) -> None:

@@ -92,6 +92,11 @@ chats_table = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("ended_reason", sa.Text),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # The bot's language in this chat as chosen with /language (None: not chosen) ...
+    sa.Column("language", sa.String(8)),
+    # ... and else the one it was last spoken to in (a private chat's user, or whoever
+    # subscribed the chat), so alerts are framed in a language the chat reads.
+    sa.Column("auto_language", sa.String(8)),
 )
 subscriptions_table = sa.Table(
     "subscriptions", metadata,
@@ -240,6 +245,16 @@ async def _migrate_to_5(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda c: digest_schedules_table.create(c, checkfirst=True))
 
 
+async def _migrate_to_4(conn: AsyncConnection) -> None:
+    """Chats get ``language`` and ``auto_language`` (a database created at version 1 by this
+    code already has them: ``create_all`` builds today's tables)."""
+    have = await conn.run_sync(
+        lambda c: {col["name"] for col in sa.inspect(c).get_columns("chats")})
+    for name in ("language", "auto_language"):
+        if name not in have:
+            await conn.execute(sa.text(f"ALTER TABLE chats ADD COLUMN {name} VARCHAR(8)"))
+
+
 async def _migrate_to_6(conn: AsyncConnection) -> None:
     """Several processes on one database: outbox claims (leases) and the batch index.
 
@@ -266,7 +281,8 @@ async def _migrate_to_6(conn: AsyncConnection) -> None:
 #: order, and numbers may have gaps (branches take their numbers in advance). Append, never
 #: edit; the newest is the schema's version.
 MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
-    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 5: _migrate_to_5, 6: _migrate_to_6}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4,
+    5: _migrate_to_5, 6: _migrate_to_6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -361,6 +377,10 @@ class Chat:
     title: str | None
     username: str | None
     active: bool
+    #: Chosen with /language (None: not chosen).
+    language: str | None = None
+    #: The language the chat was last spoken to in, when none was chosen.
+    auto_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -778,10 +798,16 @@ class Store:
     # -- chats and subscriptions ------------------------------------------------------------
 
     async def save_chat(self, chat_id: int, type_: str, title: str | None = None,
-                        username: str | None = None) -> None:
-        """Remember a chat (or refresh its title); a chat seen again becomes active again."""
-        values = {"type": type_, "title": title, "username": username, "active": True,
-                  "ended_reason": None, "updated_at": time.time()}
+                        username: str | None = None, auto_language: str | None = None) -> None:
+        """Remember a chat (or refresh its title); a chat seen again becomes active again.
+
+        ``auto_language`` (when given) is the language it was just spoken to in.
+        """
+        values: dict[str, Any] = {"type": type_, "title": title, "username": username,
+                                  "active": True, "ended_reason": None,
+                                  "updated_at": time.time()}
+        if auto_language is not None:
+            values["auto_language"] = auto_language
         async with self._tx() as conn:
             await _update_or_insert(conn, chats_table, chats_table.c.id == chat_id, values,
                                     {"id": chat_id})
@@ -791,6 +817,22 @@ class Store:
             row = (await conn.execute(sa.select(chats_table)
                                       .where(chats_table.c.id == chat_id))).mappings().first()
         return _chat_from_row(row) if row else None
+
+    async def set_chat_language(self, chat_id: int, type_: str, language: str | None,
+                                title: str | None = None, username: str | None = None) -> None:
+        """Record the language chosen for a chat with /language (None: follow its users)."""
+        async with self._tx() as conn:
+            await _update_or_insert(
+                conn, chats_table, chats_table.c.id == chat_id,
+                {"language": language, "updated_at": time.time()},
+                {"id": chat_id, "type": type_, "title": title, "username": username,
+                 "active": True})
+
+    async def note_auto_language(self, chat_id: int, language: str) -> None:
+        """The language a known chat was just spoken to in (nothing for unknown chats)."""
+        async with self._tx() as conn:
+            await conn.execute(chats_table.update().where(chats_table.c.id == chat_id)
+                               .values(auto_language=language))
 
     async def add_subscription(self, chat_id: int, thread_id: int, topic: str,
                                cadence: str = INSTANT) -> bool:
@@ -963,7 +1005,8 @@ class Store:
                     sa.select(chats_table.c.id).where(chats_table.c.id == new_id))).first():
                 await conn.execute(chats_table.insert().values(
                     id=new_id, type="supergroup", title=old_chat["title"],
-                    username=old_chat["username"], active=True, updated_at=time.time()))
+                    username=old_chat["username"], active=True, updated_at=time.time(),
+                    language=old_chat["language"], auto_language=old_chat["auto_language"]))
             await conn.execute(chats_table.update().where(chats_table.c.id == old_id).values(
                 active=False, ended_reason=f"migrated to {new_id}", updated_at=time.time()))
 
@@ -1373,4 +1416,5 @@ def _outbox_from_row(row: Any) -> OutboxRow:
 
 def _chat_from_row(row: Any) -> Chat:
     return Chat(id=row["id"], type=row["type"], title=row["title"],
-                username=row["username"], active=bool(row["active"]))
+                username=row["username"], active=bool(row["active"]),
+                language=row["language"], auto_language=row["auto_language"])

@@ -18,7 +18,7 @@ from bot.digest import INSTANT
 from bot.search import SearchIndex
 from bot.store import Store
 from bot.topiccount import TopicCounter
-from bot.topics import Topic, TopicError, TopicMatcher
+from bot.topics import TaxonomyEntry, Topic, TopicError, TopicMatcher
 
 #: Suggested-topic counts are reused this long (while the number of releases is unchanged),
 #: so a tap on a topic button does not count every release again.
@@ -105,15 +105,22 @@ def topic_tag(key: str) -> str:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A suggested topic: its display name, its parsed topic and how many releases match."""
+    """A suggested topic: its display name, its parsed topic and how many releases match.
+
+    ``entry`` is the taxonomy entry it comes from, which knows the name in other languages."""
 
     name: str
     topic: Topic
     count: int
+    entry: TaxonomyEntry | None = None
 
     @property
     def tag(self) -> str:
         return topic_tag(self.topic.key)
+
+    def name_in(self, lang: str) -> str:
+        """The name readers of ``lang`` see (the subscription itself stays the same topic)."""
+        return self.entry.name_in(lang) if self.entry is not None else self.name
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ async def suggestions(matcher: TopicMatcher, index: SearchIndex,
     cached = cache.get("suggestions") if cache is not None else None
     if cached is not None and cached[0] == size and now - cached[1] < SUGGESTION_CACHE_SECONDS:
         return cached[2]  # type: ignore[no-any-return]
-    parsed: list[tuple[str, Topic]] = []
+    parsed: list[tuple[TaxonomyEntry, Topic]] = []
     seen: set[str] = set()
     for entry in matcher.taxonomy():
         try:
@@ -145,10 +152,10 @@ async def suggestions(matcher: TopicMatcher, index: SearchIndex,
             continue
         if topic.key not in seen:
             seen.add(topic.key)
-            parsed.append((entry.name, topic))
+            parsed.append((entry, topic))
     found = await count_matches(matcher, [t for _, t in parsed], index)
-    items = [Suggestion(name, topic, n)
-             for n, (name, topic) in zip(found.counts, parsed, strict=True)]
+    items = [Suggestion(entry.name, topic, n, entry)
+             for n, (entry, topic) in zip(found.counts, parsed, strict=True)]
     items.sort(key=lambda s: -s.count)  # stable: taxonomy order among equals
     result = Suggestions(items, found)
     if cache is not None:

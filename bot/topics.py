@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.i18n import gettext
 from bot.releases import Release
 from bot.text import ANY_STOPWORDS, LANGUAGES, match_key, typo_budget, typo_distance
 from bot.text import tokenize as words
@@ -339,16 +340,19 @@ class TopicMatcher:
                 break
             topic = again
         if len(topic.key) > MAX_TOPIC_CHARS:
-            raise TopicError(f"A topic may be at most {MAX_TOPIC_CHARS} characters long.")
+            raise TopicError(gettext("A topic may be at most {count} characters long.")
+                             .format(count=MAX_TOPIC_CHARS))
         return topic
 
     def _parse_once(self, text: str) -> Topic:
         text = " ".join(str(text).translate(_PUNCT).split())
         if not text:
-            raise TopicError("The topic is empty: give at least one word, e.g. “trafficking”.")
+            raise TopicError(gettext("The topic is empty: give at least one word, "
+                                     "e.g. “trafficking”."))
         # The real limit is on the key (see parse); this only bounds the work on silly input.
         if len(text) > 4 * MAX_TOPIC_CHARS:
-            raise TopicError(f"A topic may be at most {MAX_TOPIC_CHARS} characters long.")
+            raise TopicError(gettext("A topic may be at most {count} characters long.")
+                             .format(count=MAX_TOPIC_CHARS))
         includes: list[str] = []
         excludes: list[str] = []
         # Bare words (a hyphenated word is one group of several), read together so that
@@ -361,7 +365,8 @@ class TopicMatcher:
             tokens = words(raw)
             if not tokens:
                 shown = raw or match.group(0)
-                raise TopicError(f"“{shown}” has no letters or digits to look for.")
+                raise TopicError(gettext("“{words}” has no letters or digits to look for.")
+                                 .format(words=shown))
             count += sum(1 for t in tokens if t not in STOPWORDS)
             if match.group("neg"):
                 excludes.append(self._exclusion(tokens))
@@ -370,8 +375,8 @@ class TopicMatcher:
             else:
                 trimmed = _trim_stopwords(tokens)
                 if not trimmed:
-                    raise TopicError(f"“{quoted}” is too common to follow; choose a more "
-                                     "specific word.")
+                    raise TopicError(gettext("“{words}” is too common to follow; choose a more "
+                                       "specific word.").format(words=quoted))
                 if len(trimmed) == 1:
                     # Quotes around a single word mean nothing; it joins the bare words.
                     run.append(trimmed)
@@ -381,25 +386,27 @@ class TopicMatcher:
                     includes.append(self._taxonomy_term(trimmed) or " ".join(trimmed))
         includes.extend(self._segment(run))
         if count > MAX_TOPIC_WORDS:
-            raise TopicError(f"A topic may have at most {MAX_TOPIC_WORDS} words "
-                             "(little words like “and” do not count).")
+            raise TopicError(gettext("A topic may have at most {count} words "
+                               "(little words like “and” do not count).")
+                             .format(count=MAX_TOPIC_WORDS))
         if not includes:
             if excludes:
-                raise TopicError("A topic needs a word to look for, not only words to leave "
-                                 "out (like “-football”).")
-            raise TopicError("That is too common to follow; choose a more specific word.")
+                raise TopicError(gettext("A topic needs a word to look for, not only words "
+                                         "to leave out (like “-football”)."))
+            raise TopicError(gettext("That is too common to follow; choose a more specific word."))
         include = tuple(dict.fromkeys(includes))
         exclude = tuple(dict.fromkeys(excludes))
         wanted = {_stems(_content(t)) for t in include}
         for term in exclude:
             if _stems(_content(term)) in wanted:
-                raise TopicError(f"“{term}” is both wanted and excluded.")
+                raise TopicError(gettext("“{term}” is both wanted and excluded.").format(term=term))
         return Topic(include, exclude, self._key(include, exclude))
 
     def _exclusion(self, tokens: list[str]) -> str:
         trimmed = _trim_stopwords(tokens)
         if not trimmed:
-            raise TopicError(f"“{' '.join(tokens)}” is too common to exclude.")
+            raise TopicError(gettext("“{words}” is too common to exclude.")
+                             .format(words=" ".join(tokens)))
         return " ".join(trimmed)
 
     def _segment(self, run: list[list[str]]) -> list[str]:

@@ -146,7 +146,8 @@ async def test_bot_down_then_up_gets_the_update_again(hooked: BotHarness,
 # -- health -----------------------------------------------------------------------------------
 
 async def test_healthz_ok_then_unavailable_when_the_store_breaks(
-        emulator: Emulator, tmp_path: Path, http: aiohttp.ClientSession) -> None:
+        emulator: Emulator, tmp_path: Path, http: aiohttp.ClientSession,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "db"
     settings = webhook_settings(tmp_path, emulator)
     settings = dataclasses.replace(settings, storage=dataclasses.replace(
@@ -157,7 +158,11 @@ async def test_healthz_ok_then_unavailable_when_the_store_breaks(
             assert response.status == 200
             body = await response.json()
             assert body["status"] == "ok" and body["mode"] == "webhook"
-        # The database goes away (a disk unmounted): new connections fail.
+        # The database goes away (a disk unmounted): new connections fail. The store's
+        # watchdog would (rightly) take the vanished file for a deleted one and stop the bot for
+        # good (tests/test_store_faults.py); here the point is /healthz following a store that
+        # fails and then answers again, so the file check is left out.
+        monkeypatch.setattr(services.store, "check_file", lambda: None)
         await services.store.engine.dispose()
         os.rename(folder, tmp_path / "db-away")
         try:
@@ -168,11 +173,8 @@ async def test_healthz_ok_then_unavailable_when_the_store_breaks(
         finally:
             await services.store.engine.dispose()
             os.rename(tmp_path / "db-away", folder)
-        # A database file that vanished is final (newsbot run stops: it would otherwise write
-        # to whatever file appears there), so health stays unavailable, naming why.
         async with http.get(url) as response:
-            assert response.status == 503
-            assert "bot.sqlite3" in (await response.json())["error"]
+            assert response.status == 200
 
 
 async def test_healthz_unavailable_when_the_store_hangs(

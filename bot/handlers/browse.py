@@ -19,6 +19,7 @@ from bot.handlers.common import (
     reader_language,
     reply,
 )
+from bot.i18n import N_, _, _n, format_number
 from bot.render import more_button, quote, release_list_html
 from bot.search import QueryError
 from bot.services import services
@@ -29,9 +30,10 @@ LATEST_DEFAULT, LATEST_MAX = 5, 20
 #: make the ranking work for billions of results.
 MAX_OFFSET = 1_000_000
 MORE_PREFIX = "more:"
-LATEST_USAGE = "Usage: <code>/latest [n]</code> — n from 1 to 20, e.g. <code>/latest 10</code>"
-SEARCH_USAGE = ("Usage: <code>/search words</code>, e.g. <code>/search trafficking</code> "
-                "or <code>/search \"coal mine\" since:2004-09</code>")
+LATEST_USAGE = N_("Usage: <code>/latest [n]</code> — n from 1 to 20, "
+                  "e.g. <code>/latest 10</code>")
+SEARCH_USAGE = N_("Usage: <code>/search words</code>, e.g. <code>/search trafficking</code> "
+                  "or <code>/search \"coal mine\" since:2004-09</code>")
 
 
 def parse_count(text: str) -> int | None:
@@ -42,27 +44,28 @@ def parse_count(text: str) -> int | None:
 async def latest(update: Update, context: Context) -> None:
     count = parse_count(command_argument(update.effective_message))
     if count is None:
-        await reply(update, LATEST_USAGE)
+        await reply(update, _(LATEST_USAGE))
         return
     svc = services(context)
     # While the index loads after a start, the store answers (it sorts the same way).
     releases = (svc.index.latest(count) if svc.ingestor.index_ready.is_set()
                 else await svc.store.latest_releases(count))
     if not releases:
-        await reply(update, "There are no releases yet.")
+        await reply(update, _("There are no releases yet."))
         return
-    text, _ = release_list_html(releases, lambda n: f"🗞 <b>Latest {_releases(n)}</b>")
+    text, _shown = release_list_html(releases, _latest_header)
     await reply(update, text)
 
 
-def _releases(n: int) -> str:
-    return "release" if n == 1 else f"{n} releases"
+def _latest_header(n: int) -> str:
+    return _n("🗞 <b>Latest release</b>", "🗞 <b>Latest {count} releases</b>", n).format(
+        count=format_number(n))
 
 
 async def search(update: Update, context: Context) -> None:
     query = command_argument(update.effective_message)
     if not query:
-        await reply(update, SEARCH_USAGE)
+        await reply(update, _(SEARCH_USAGE))
         return
     await send_results_page(update, context, query, 0)
 
@@ -80,12 +83,12 @@ async def more(update: Update, context: Context) -> None:
     callback = update.callback_query
     if callback is None or callback.data is None:
         return
-    key, _, offset_text = callback.data.removeprefix(MORE_PREFIX).partition(":")
+    key, _sep, offset_text = callback.data.removeprefix(MORE_PREFIX).partition(":")
     # Button data can be forged: a bad offset is an expired button, not an error.
     offset = numbers.parse_count(offset_text, 0, MAX_OFFSET)
     query = await services(context).store.saved_query(key) if offset is not None else None
     if query is None or offset is None:
-        await answer_button(callback, "This search has expired — send /search again.",
+        await answer_button(callback, _("This search has expired — send /search again."),
                             show_alert=True)
         return
     await answer_button(callback)
@@ -98,7 +101,7 @@ async def more(update: Update, context: Context) -> None:
 async def send_results_page(update: Update, context: Context, query: str, offset: int) -> None:
     svc = services(context)
     if not await index_ready(svc.ingestor.index_ready):
-        await reply(update, INDEX_LOADING)
+        await reply(update, _(INDEX_LOADING))
         return
     size = svc.settings.bot.page_size
     try:
@@ -106,20 +109,22 @@ async def send_results_page(update: Update, context: Context, query: str, offset
             result = svc.index.search(query, limit=size, offset=offset,
                                       language=reader_language(update))
     except QueryError as exc:
-        await reply(update, f"{escape(str(exc))}\n{SEARCH_USAGE}")
+        await reply(update, f"{escape(str(exc))}\n{_(SEARCH_USAGE)}")
         return
     if not result.hits:
         await reply(update, _nothing_found(query, result.suggestion, offset))
         return
     note = ""
     if result.partial:
-        note = "\nNo release has all of these words; these have some of them."
+        note = "\n" + _("No release has all of these words; these have some of them.")
         if result.suggestion:
-            note += f" Did you mean <code>/search {quote(result.suggestion)}</code>?"
+            note += " " + _("Did you mean {command}?").format(
+                command=f"<code>/search {quote(result.suggestion)}</code>")
 
     def header(shown: int) -> str:
-        return (f"🔎 <b>{offset + 1}–{offset + shown} of {result.total}</b> "
-                f"for “{quote(query)}”{note}")
+        return _("🔎 <b>{first}–{last} of {total}</b> for “{query}”").format(
+            first=format_number(offset + 1), last=format_number(offset + shown),
+            total=format_number(result.total), query=quote(query)) + note
 
     text, shown = release_list_html([h.release for h in result.hits], header)
     markup = None
@@ -135,8 +140,9 @@ async def send_results_page(update: Update, context: Context, query: str, offset
 
 def _nothing_found(query: str, suggestion: str | None, offset: int) -> str:
     if offset:
-        return f"No more results for “{quote(query)}”."
-    text = f"Nothing found for “{quote(query)}”."
+        return _("No more results for “{query}”.").format(query=quote(query))
+    text = _("Nothing found for “{query}”.").format(query=quote(query))
     if suggestion:
-        text += f"\nDid you mean <code>/search {quote(suggestion)}</code>?"
+        text += "\n" + _("Did you mean {command}?").format(
+            command=f"<code>/search {quote(suggestion)}</code>")
     return text

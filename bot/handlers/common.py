@@ -13,16 +13,17 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot import i18n
+from bot.i18n import N_, _, language_of
 from bot.store import StoreUnavailable
-from bot.text import DEFAULT_LANGUAGE, language_of
 
 log = logging.getLogger(__name__)
 
 #: After a start the search index loads in the background (bot.indexkeeper): a search waits
 #: this long for it (a snapshot loads in about a second), then is told to come back.
 INDEX_WAIT_SECONDS = 5.0
-INDEX_LOADING = ("⏳ The search index is still loading after a restart. "
-                 "Please try again in a moment.")
+INDEX_LOADING = N_("⏳ The search index is still loading after a restart. "
+                   "Please try again in a moment.")
 
 
 def command_argument(message: Message | None) -> str:
@@ -36,11 +37,22 @@ def command_argument(message: Message | None) -> str:
 
 
 def reader_language(update: Update) -> str:
-    """The language (en, fr, es) of the person behind an update: their Telegram client's
-    ``language_code`` (``fr*`` -> fr, ``es*`` -> es), else English. The one place handlers ask;
-    a chat's own language setting, when there is one, belongs here too."""
+    """The language (en, fr, es) of the person behind an update, for what the bot says and for
+    the releases search prefers: the chat's language as resolved for this update (chosen with
+    /language, else the sender's Telegram ``language_code``, see
+    ``bot.handlers.language.set_update_language``), else the sender's ``language_code``
+    (``fr*`` -> fr, ``es*`` -> es, anything else -> en). The one place handlers ask."""
+    resolved = i18n.update_language()
+    if resolved is not None:
+        return resolved
+    return telegram_language(update)
+
+
+def telegram_language(update: Update) -> str:
+    """The language of the sender's Telegram client alone (en when unknown), whatever the
+    chat chose: what a chat follows again after ``/language auto``."""
     user = update.effective_user
-    return language_of(user.language_code if user else None) or DEFAULT_LANGUAGE
+    return language_of(user.language_code if user else None)
 
 
 async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
@@ -67,17 +79,17 @@ async def answer_button(callback: CallbackQuery, text: str | None = None,
 def store_failure_text(exc: StoreUnavailable) -> str:
     """The reply when the database failed a person's command: honest about what happened."""
     if exc.writing:
-        return ("⚠️ Sorry, I could not save that: my database is not working right now, so "
-                "nothing was changed. Please try again in a few minutes.")
-    return ("⚠️ Sorry, I could not look that up: my database is not working right now. "
-            "Please try again in a few minutes.")
+        return _("⚠️ Sorry, I could not save that: my database is not working right now, so "
+                 "nothing was changed. Please try again in a few minutes.")
+    return _("⚠️ Sorry, I could not look that up: my database is not working right now. "
+             "Please try again in a few minutes.")
 
 
 Context = ContextTypes.DEFAULT_TYPE
 Handler = Callable[[Update, Context], Awaitable[None]]
 
 #: What a button shows when its handler failed (the error itself is logged by on_error).
-QUERY_FAILED = "Sorry, that did not work. Please try again."
+QUERY_FAILED = N_("Sorry, that did not work. Please try again.")
 
 
 def answers_query(handler: Handler) -> Handler:
@@ -99,7 +111,7 @@ async def _answer_anyway(update: Update) -> None:
     second answer, which is fine."""
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(QUERY_FAILED)
+            await update.callback_query.answer(_(QUERY_FAILED))
         elif update.inline_query is not None:
             await update.inline_query.answer([], cache_time=0)
     except Exception as exc:  # the original failure matters more than this one

@@ -10,21 +10,30 @@ from telegram.constants import ChatType
 
 from bot.handlers.common import Context, answer_button, answers_query, reply
 from bot.handlers.topics import target_of, welcome_keyboard
+from bot.i18n import N_, _
 from bot.services import services
 
-#: The command list shown by Telegram clients (registered with setMyCommands at start-up).
-COMMANDS: tuple[BotCommand, ...] = (
-    BotCommand("latest", "Newest releases: /latest 10"),
-    BotCommand("search", "Search releases: /search trafficking"),
-    BotCommand("subscribe", "Alerts for a topic: /subscribe child labour"),
-    BotCommand("unsubscribe", "Stop alerts: /unsubscribe child labour"),
-    BotCommand("subscriptions", "This chat's alert topics"),
-    BotCommand("digest", "Time of daily/weekly digests: /digest 18:30 Europe/Paris"),
-    BotCommand("topics", "Suggested topics: tap one to subscribe"),
-    BotCommand("help", "How to use this bot"),
+#: The command list shown by Telegram clients (registered with setMyCommands at start-up,
+#: once per language): command and description (translated by :func:`bot_commands`).
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("latest", N_("Newest releases: /latest 10")),
+    ("search", N_("Search releases: /search trafficking")),
+    ("subscribe", N_("Alerts for a topic: /subscribe child labour")),
+    ("unsubscribe", N_("Stop alerts: /unsubscribe child labour")),
+    ("subscriptions", N_("This chat's alert topics")),
+    ("digest", N_("Time of daily/weekly digests: /digest 18:30 Europe/Paris")),
+    ("topics", N_("Suggested topics: tap one to subscribe")),
+    ("language", N_("Language of the bot: /language fr")),
+    ("help", N_("How to use this bot")),
 )
 
-HELP_TEXT = """\
+
+def bot_commands() -> list[BotCommand]:
+    """The command list in the current language."""
+    return [BotCommand(name, _(description)) for name, description in COMMANDS]
+
+
+HELP_TEXT = N_("""\
 <b>Press releases, searchable, with alerts.</b>
 
 <b>Browse</b>
@@ -52,14 +61,17 @@ In groups only admins change subscriptions. For a channel: post <code>/subscribe
 in the channel, or send me <code>/subscribe @channel topic</code> here (you and I must be \
 admins there).
 
-/help — this message. In a private chat, any other text is searched."""
+/language — the language I speak here: <code>/language fr</code>, <code>/language es</code>, \
+<code>/language en</code>
+/help — this message. In a private chat, any other text is searched.""")
 
 
 async def unknown_command(update: Update, context: Context) -> None:
     """A command this bot does not have (in a private chat, where it is surely meant for us)."""
     message = update.effective_message
     name = (message.text or "").split(maxsplit=1)[0] if message else ""
-    await reply(update, f"I don't know {escape(name[:40])}. /help lists what I can do.")
+    await reply(update, _("I don't know {command}. /help lists what I can do.").format(
+        command=escape(name[:40])))
 
 
 @answers_query
@@ -67,14 +79,14 @@ async def stale_button(update: Update, context: Context) -> None:
     """A button from an older version of the bot, or whose data Telegram mangled."""
     if update.callback_query is not None:
         await answer_button(update.callback_query,
-                            "This button no longer works. Send the command again.")
+                            _("This button no longer works. Send the command again."))
 
 
-WELCOME_LINE = "\n\n<b>Start here:</b> tap a topic below to get its new releases as alerts."
+WELCOME_LINE = N_("<b>Start here:</b> tap a topic below to get its new releases as alerts.")
 
 
 async def help_command(update: Update, context: Context) -> None:
-    await reply(update, HELP_TEXT.format(username=context.bot.username))
+    await reply(update, _(HELP_TEXT).format(username=context.bot.username))
 
 
 async def start(update: Update, context: Context) -> None:
@@ -84,5 +96,5 @@ async def start(update: Update, context: Context) -> None:
         await help_command(update, context)
         return
     markup = await welcome_keyboard(services(context), target_of(message))
-    text = HELP_TEXT.format(username=context.bot.username)
-    await reply(update, text + WELCOME_LINE if markup else text, reply_markup=markup)
+    text = _(HELP_TEXT).format(username=context.bot.username)
+    await reply(update, f"{text}\n\n{_(WELCOME_LINE)}" if markup else text, reply_markup=markup)

@@ -14,6 +14,7 @@ from telegram.constants import ParseMode
 from bot import metrics, numbers
 from bot.handlers.browse import MAX_OFFSET
 from bot.handlers.common import Context, answers_query, index_ready, reader_language
+from bot.i18n import _
 from bot.releases import Release, release_key
 from bot.render import format_date, release_html
 from bot.search import QueryError
@@ -54,7 +55,7 @@ async def inline_query(update: Update, context: Context) -> None:
         return
     if not await index_ready(svc.ingestor.index_ready):
         await query.answer([], cache_time=0, button=InlineQueryResultsButton(
-            text="Search is loading, try again in a moment", start_parameter="help"))
+            text=_("Search is loading, try again in a moment"), start_parameter="help"))
         return
     index = svc.index
     text = query.query.strip()

@@ -24,7 +24,7 @@ from bot.handlers.common import (
     index_ready,
     reply,
 )
-from bot.i18n import _
+from bot.i18n import N_, _, _n, current_language, format_number
 from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
@@ -36,21 +36,22 @@ REMOVE_PREFIX = "unsub:"
 #: The largest id SQL's BIGINT holds.
 MAX_ID = 2**63 - 1
 
-SUBSCRIBE_USAGE = ("Usage: <code>/subscribe topic</code>, e.g. "
-                   "<code>/subscribe child labour</code>; exclude words with a minus: "
-                   "<code>/subscribe trafficking -football</code>; "
-                   "<code>/subscribe</code> alone for every new release; add <code>daily</code> "
-                   "or <code>weekly</code> for one digest message instead of an alert per "
-                   "release. Ideas: /topics")
-UNSUBSCRIBE_USAGE = ("Usage: <code>/unsubscribe topic</code> or <code>/unsubscribe all</code>. "
-                     "/subscriptions lists this chat's topics with buttons to remove them.")
+SUBSCRIBE_USAGE = N_("Usage: <code>/subscribe topic</code>, e.g. "
+                     "<code>/subscribe child labour</code>; exclude words with a minus: "
+                     "<code>/subscribe trafficking -football</code>; "
+                     "<code>/subscribe</code> alone for every new release; add "
+                     "<code>daily</code> or <code>weekly</code> for one digest message instead "
+                     "of an alert per release. Ideas: /topics")
+UNSUBSCRIBE_USAGE = N_("Usage: <code>/unsubscribe topic</code> or "
+                       "<code>/unsubscribe all</code>. /subscriptions lists this chat's topics "
+                       "with buttons to remove them.")
 #: How much of a topic a list line or a button shows, so 50 of them fit one message.
 _LINE_CHARS, _BUTTON_CHARS = 60, 40
 
 
 def topic_label(key: str, limit: int = 100) -> str:
     """A stored topic key as shown to users (escaped); ``""`` is every new release."""
-    return quote(key, limit) if key else "every new release"
+    return quote(key, limit) if key else _("every new release")
 
 
 async def subscribe(update: Update, context: Context) -> None:
@@ -68,7 +69,7 @@ async def subscribe(update: Update, context: Context) -> None:
         await reply(update, str(exc))
         return
     except TopicError as exc:
-        await reply(update, f"{escape(str(exc))}\n{SUBSCRIBE_USAGE}")
+        await reply(update, f"{escape(str(exc))}\n{_(SUBSCRIBE_USAGE)}")
         return
     await reply(update, await _add(svc, target, topic, cadence))
 
@@ -88,10 +89,10 @@ async def unsubscribe(update: Update, context: Context) -> None:
         await reply(update, str(exc))
         return
     except TopicError as exc:
-        await reply(update, f"{escape(str(exc))}\n{UNSUBSCRIBE_USAGE}")
+        await reply(update, f"{escape(str(exc))}\n{_(UNSUBSCRIBE_USAGE)}")
         return
     if topic is None and not everything:
-        await reply(update, UNSUBSCRIBE_USAGE)
+        await reply(update, _(UNSUBSCRIBE_USAGE))
         return
     await reply(update, await _remove(svc, target, topic))
 
@@ -109,8 +110,8 @@ async def list_subscriptions(update: Update, context: Context) -> None:
         await reply(update, str(exc))
         return
     if rest:
-        await reply(update, "Usage: <code>/subscriptions</code>, or in a private chat with me "
-                            "<code>/subscriptions @channel</code>.")
+        await reply(update, _("Usage: <code>/subscriptions</code>, or in a private chat with "
+                              "me <code>/subscriptions @channel</code>."))
         return
     subs = await svc.store.subscriptions(target.chat_id)
     text, markup = subscription_list(subs, target.name_html)
@@ -128,7 +129,7 @@ async def remove_button(update: Update, context: Context) -> None:
     sub_id = numbers.parse_count(callback.data.removeprefix(REMOVE_PREFIX), 1, MAX_ID)
     sub = await svc.store.get_subscription(sub_id) if sub_id is not None else None
     if sub is None:
-        await answer_button(callback, "That subscription was already removed.")
+        await answer_button(callback, _("That subscription was already removed."))
         await _drop_button(callback.message, callback.data)
         return
     try:
@@ -138,11 +139,12 @@ async def remove_button(update: Update, context: Context) -> None:
         return
     if not allowed:
         await answer_button(callback,
-                            "Only the chat's administrators can remove its subscriptions.",
+                            _("Only the chat's administrators can remove its subscriptions."),
                             show_alert=True)
         return
     await svc.store.remove_subscription_by_id(sub.chat_id, sub.id)
-    await answer_button(callback, f"Removed: {topic_label(sub.topic, _BUTTON_CHARS)}")
+    await answer_button(callback, _("Removed: {topic}").format(
+        topic=topic_label(sub.topic, _BUTTON_CHARS)))
     await _redraw(callback.message, svc, sub.chat_id)
 
 
@@ -157,14 +159,17 @@ async def subscribe_chat(svc: Services, target: Target, topic: Topic,
                          cadence: str | None = None) -> rules.AddOutcome:
     """The one way a chat is subscribed, by command or by button (whose rights the caller
     checked): remember the chat, then add the topic under the rules of :mod:`bot.subscriptions`."""
-    await svc.store.save_chat(target.chat_id, target.type, target.title, target.username)
+    # The language the chat was subscribed in frames its alerts until one is chosen.
+    await svc.store.save_chat(target.chat_id, target.type, target.title, target.username,
+                              auto_language=current_language())
+    svc.languages.forget(target.chat_id)
     return await rules.add(svc.store, target.chat_id, target.thread_id, topic,
                            svc.settings.bot.max_subscriptions_per_chat, cadence)
 
 
 async def _add(svc: Services, target: Target, topic: Topic, cadence: str | None = None) -> str:
     """Subscribe and word the outcome."""
-    label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
+    label = f"“{topic_label(topic.key)}”" if topic.key else _("every new release")
     where = where_text(target)
     limit = svc.settings.bot.max_subscriptions_per_chat
     outcome = await subscribe_chat(svc, target, topic, cadence)
@@ -172,29 +177,38 @@ async def _add(svc: Services, target: Target, topic: Topic, cadence: str | None 
         return await _cadence_changed(svc, target, label, outcome.previous or "", cadence or "")
     if outcome.status is rules.AddStatus.DUPLICATE:
         how = digest.cadence_label(outcome.previous or digest.INSTANT)
-        return _("{where} is already subscribed to {label} ({how}). See /subscriptions.").format(
-            where=cap(where), label=label, how=how)
+        return cap(_("{where} is already subscribed to {topic} ({how}). See /subscriptions.")
+                   .format(where=where, topic=label, how=how))
     if outcome.status is rules.AddStatus.AT_LIMIT:
-        return (f"{cap(where)} already has {outcome.existing} subscriptions, the most allowed "
-                f"is {limit}. Remove one first: /subscriptions")
+        return cap(_("{where} already has {count} subscriptions, the most allowed is {limit}. "
+                     "Remove one first: /subscriptions").format(
+            where=where, count=format_number(outcome.existing), limit=format_number(limit)))
     when = await _digest_note(svc, target, cadence)
     if not topic.key:
-        return f"✅ Subscribed {where} to every new release{when}."
+        return _("✅ Subscribed {where} to every new release{when}.").format(
+            where=where, when=when)
     if not await index_ready(svc.ingestor.index_ready):
-        return (f"✅ Subscribed {where} to {label}{when}. (The search index is still loading "
-                f"after a restart, so I cannot count its matches yet.)")
+        return _("✅ Subscribed {where} to {topic}{when}. (The search index is still loading "
+                 "after a restart, so I cannot count its matches yet.)").format(
+            where=where, topic=label, when=when)
     found = await rules.count_matches(svc.topics, [topic], svc.index)
     [matched] = found.counts
     scope = scope_text(found)
     if matched == 0:
-        return (f"⚠️ Subscribed {where} to {label}, but it matches none of {scope} — check "
-                f"the spelling, or see /topics. "
-                f"Undo: <code>/unsubscribe {_remote_prefix(target)}{escape(topic.key)}</code>")
+        undo = f"<code>/unsubscribe {_remote_prefix(target)}{escape(topic.key)}</code>"
+        return _("⚠️ Subscribed {where} to {topic}, but it matches none of {scope} — check "
+                 "the spelling, or see /topics. Undo: {undo}").format(
+            where=where, topic=label, scope=scope, undo=undo)
     if when:
-        return (f"✅ Subscribed {where} to {label}{when}. It matches {matched} of {scope} so "
-                f"far.")
-    return (f"✅ Subscribed {where} to {label}. It matches {matched} of {scope}; "
-            f"new ones will be sent {'there' if target.remote else 'here'}.")
+        text = _("✅ Subscribed {where} to {topic}{when}. It matches {count} of {scope} so far.")
+    elif target.remote:
+        text = _("✅ Subscribed {where} to {topic}. It matches {count} of {scope}; "
+                 "new ones will be sent there.")
+    else:
+        text = _("✅ Subscribed {where} to {topic}. It matches {count} of {scope}; "
+                 "new ones will be sent here.")
+    return text.format(where=where, topic=label, when=when, count=format_number(matched),
+                       scope=scope)
 
 
 async def _digest_note(svc: Services, target: Target, cadence: str | None) -> str:
@@ -223,7 +237,8 @@ async def _cadence_changed(svc: Services, target: Target, label: str, previous: 
 
 def scope_text(found: rules.MatchCounts) -> str:
     """Which releases a count covers: every one stored so far."""
-    return "the 1 release so far" if found.total == 1 else f"the {found.total:,} releases so far"
+    return _n("the {count} release so far", "the {count} releases so far",
+              found.total).format(count=format_number(found.total))
 
 
 async def _remove(svc: Services, target: Target, topic: Topic | None) -> str:
@@ -233,33 +248,38 @@ async def _remove(svc: Services, target: Target, topic: Topic | None) -> str:
         where = target.name_html
         n = await svc.store.remove_all_subscriptions(target.chat_id)
         if not n:
-            return f"{cap(where)} has no subscriptions."
-        return f"Removed all {n} subscription{'s' if n != 1 else ''} of {where}."
+            return cap(_("{where} has no subscriptions.").format(where=where))
+        return _n("Removed all {count} subscription of {where}.",
+                  "Removed all {count} subscriptions of {where}.", n).format(
+            count=format_number(n), where=where)
     where = where_text(target)
-    label = f"“{topic_label(topic.key)}”" if topic.key else "every new release"
+    label = f"“{topic_label(topic.key)}”" if topic.key else _("every new release")
     if await svc.store.remove_subscription(target.chat_id, target.thread_id, topic.key):
-        return f"Unsubscribed {where} from {label}."
-    return f"{cap(where)} is not subscribed to {label}. See /subscriptions."
+        return _("Unsubscribed {where} from {topic}.").format(where=where, topic=label)
+    return cap(_("{where} is not subscribed to {topic}. See /subscriptions.").format(
+        where=where, topic=label))
 
 
 def subscription_list(subs: Sequence[Subscription],
                       name_html: str) -> tuple[str, InlineKeyboardMarkup | None]:
     """The text and remove buttons of a chat's subscription list."""
     if not subs:
-        return (f"No subscriptions for {name_html} yet. Try <code>/subscribe trafficking</code>"
-                " or see /topics.", None)
-    lines = [f"🔔 <b>Subscriptions of {name_html}</b> ({len(subs)})"]
+        return (_("No subscriptions for {where} yet. Try <code>/subscribe trafficking</code>"
+                  " or see /topics.").format(where=name_html), None)
+    lines = [_("🔔 <b>Subscriptions of {where}</b> ({count})").format(
+        where=name_html, count=format_number(len(subs)))]
     buttons = []
     for n, sub in enumerate(subs, 1):
-        thread = f" <i>(topic thread {sub.thread_id})</i>" if sub.thread_id else ""
+        thread = (" <i>" + _("(topic thread {id})").format(id=sub.thread_id) + "</i>"
+                  if sub.thread_id else "")
         how = digest.cadence_label(sub.cadence)
         lines.append(f"{n}. {topic_label(sub.topic, _LINE_CHARS)} · {how}{thread}")
-        label = sub.topic if sub.topic else "every new release"
+        label = sub.topic if sub.topic else _("every new release")
         buttons.append([InlineKeyboardButton(
             f"✖ {n}. {_cut(label, _BUTTON_CHARS)}", callback_data=f"{REMOVE_PREFIX}{sub.id}")])
-    lines.append("Press a button to remove that subscription. Digests: "
-                 "<code>/subscribe topic daily</code> (or <code>weekly</code>, "
-                 "<code>instant</code>); their time: /digest")
+    lines.append(_("Press a button to remove that subscription. Digests: "
+                   "<code>/subscribe topic daily</code> (or <code>weekly</code>, "
+                   "<code>instant</code>); their time: /digest"))
     return _fit_lines(lines), InlineKeyboardMarkup(buttons)
 
 
@@ -282,7 +302,7 @@ async def _redraw(message: object, svc: Services, chat_id: int) -> None:
         remote = chat_id != message.chat.id
         chat = await svc.store.get_chat(chat_id) if remote else None
         name = (Target(chat_id, chat.type, chat.title, chat.username, remote=True).name_html
-                if chat else "this chat")
+                if chat else _("this chat"))
         text, markup = subscription_list(await svc.store.subscriptions(chat_id), name)
         await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                 disable_web_page_preview=True)
@@ -293,7 +313,7 @@ async def _redraw(message: object, svc: Services, chat_id: int) -> None:
 def where_text(target: Target) -> str:
     if target.remote:
         return target.name_html
-    return "this topic thread" if target.thread_id else "this chat"
+    return _("this topic thread") if target.thread_id else _("this chat")
 
 
 def _remote_prefix(target: Target) -> str:
@@ -318,5 +338,6 @@ def _fit_lines(lines: list[str]) -> str:
     while telegram_length(text) > MAX_MESSAGE and len(lines) > 2:
         lines = [*lines[:-2], lines[-1]]
         dropped += 1
-        text = "\n".join([*lines[:-1], f"… and {dropped} more", lines[-1]])
+        more = _("… and {count} more").format(count=format_number(dropped))
+        text = "\n".join([*lines[:-1], more, lines[-1]])
     return text

@@ -26,6 +26,7 @@ from bot.handlers.common import (
     reply,
 )
 from bot.handlers.subscriptions import cap, scope_text, subscribe_chat, where_text
+from bot.i18n import N_, _, current_language, format_number
 from bot.permissions import Refusal, Target, is_echo, may_manage, thread_of
 from bot.render import (
     TOPIC_PREFIX,
@@ -40,10 +41,10 @@ from bot.services import Services, services
 
 __all__ = ["TOPIC_PREFIX", "topic_button", "topics", "welcome_keyboard"]
 
-STALE = "This button no longer works. Send /topics again."
-TOO_OLD = "This message is too old to use. Send /topics again."
-GONE = "That topic is no longer suggested. Send /topics again."
-NOT_ADMIN = "Only this chat's administrators can change its subscriptions."
+STALE = N_("This button no longer works. Send /topics again.")
+TOO_OLD = N_("This message is too old to use. Send /topics again.")
+GONE = N_("That topic is no longer suggested. Send /topics again.")
+NOT_ADMIN = N_("Only this chat's administrators can change its subscriptions.")
 
 
 def target_of(message: Message) -> Target:
@@ -61,7 +62,11 @@ async def subscribed_keys(svc: Services, target: Target) -> set[str]:
 
 def _buttons(found: rules.Suggestions, subscribed: set[str], menu: str) -> list[TopicButton]:
     items = found.items[:WELCOME_TOPICS] if menu == WELCOME_MENU else found.items
-    return [TopicButton(s.name, s.count, s.tag, s.topic.key in subscribed) for s in items]
+    # Names in the chat's language: a French reader taps "Travail des enfants", which is the
+    # same topic (and subscription) as "Child labour".
+    language = current_language()
+    return [TopicButton(s.name_in(language), s.count, s.tag, s.topic.key in subscribed)
+            for s in items]
 
 
 async def keyboard(svc: Services, target: Target, menu: str,
@@ -89,21 +94,21 @@ async def topics(update: Update, context: Context) -> None:
         return
     svc = services(context)
     if not await index_ready(svc.ingestor.index_ready):  # the counts come from the index
-        await reply(update, INDEX_LOADING)
+        await reply(update, _(INDEX_LOADING))
         return
     target = target_of(message)
     found = await rules.suggestions(svc.topics, svc.index, svc.extra)
     if not found.items:
-        await reply(update, "No suggested topics are configured. Any words work: "
-                            "<code>/subscribe child labour</code>")
+        await reply(update, _("No suggested topics are configured. Any words work: "
+                              "<code>/subscribe child labour</code>"))
         return
-    lines = [f"🏷 <b>Suggested topics</b>: the number is how many of "
-             f"{scope_text(found.found)} match.",
-             f"Tap one to get its new releases {_here(target)}; ✅ marks a topic "
-             f"{where_text(target)} has (tap it again to stop)."]
+    lines = [_("🏷 <b>Suggested topics</b>: the number is how many of {scope} match.")
+             .format(scope=scope_text(found.found)),
+             _("Tap one to get its new releases {here}; ✅ marks a topic {where} has "
+               "(tap it again to stop).").format(here=_here(target), where=where_text(target))]
     if target.type not in (ChatType.PRIVATE, ChatType.CHANNEL):
-        lines.append("In groups, only administrators can change subscriptions.")
-    lines.append("Any words work too: <code>/subscribe trafficking -football</code>")
+        lines.append(_("In groups, only administrators can change subscriptions."))
+    lines.append(_("Any words work too: <code>/subscribe trafficking -football</code>"))
     await reply(update, "\n".join(lines), reply_markup=await keyboard(svc, target, "0"))
 
 
@@ -115,22 +120,22 @@ async def topic_button(update: Update, context: Context) -> None:
         return
     tap = parse_topic_tap(callback.data)
     if tap is None:
-        await answer_button(callback, STALE)
+        await answer_button(callback, _(STALE))
         return
     message = callback.message
     if not isinstance(message, Message):  # too old for Telegram to say where it is
-        await answer_button(callback, TOO_OLD)
+        await answer_button(callback, _(TOO_OLD))
         return
     svc = services(context)
     target = target_of(message)
     if tap.action in ("p", "k"):  # only the view changes: anyone may look around
-        await answer_button(callback, "Nothing changed." if tap.action == "k" else None)
+        await answer_button(callback, _("Nothing changed.") if tap.action == "k" else None)
         await _redraw(callback, svc, target, tap.menu)
         return
     found = await rules.suggestions(svc.topics, svc.index, svc.extra)
     suggestion = found.by_tag(tap.tag)
     if suggestion is None:
-        await answer_button(callback, GONE, show_alert=True)
+        await answer_button(callback, _(GONE), show_alert=True)
         await _redraw(callback, svc, target, tap.menu)
         return
     try:
@@ -139,7 +144,7 @@ async def topic_button(update: Update, context: Context) -> None:
         await answer_button(callback, str(exc), show_alert=True)
         return
     if not allowed:
-        await answer_button(callback, NOT_ADMIN, show_alert=True)
+        await answer_button(callback, _(NOT_ADMIN), show_alert=True)
         return
     text, alert, confirm = await _act(svc, target, suggestion, tap.action)
     await answer_button(callback, text, show_alert=alert)
@@ -150,23 +155,28 @@ async def _act(svc: Services, target: Target, suggestion: rules.Suggestion,
                action: str) -> tuple[str, bool, str | None]:
     """Do what the tap asked; returns the answer, whether it is an alert, and the topic
     (tag) whose "Unsubscribe?" question the keyboard shows next."""
-    name = f"“{topic_name(suggestion.name)}”"
+    name = f"“{topic_name(suggestion.name_in(current_language()))}”"
     where = where_text(target)
     if action == "u":
         if await svc.store.remove_subscription(target.chat_id, target.thread_id,
                                                suggestion.topic.key):
-            return f"Unsubscribed {where} from {name}.", False, None
-        return f"{cap(where)} was not subscribed to {name}.", False, None
+            return (_("Unsubscribed {where} from {topic}.").format(where=where, topic=name),
+                    False, None)
+        return (cap(_("{where} was not subscribed to {topic}.").format(where=where, topic=name)),
+                False, None)
     if suggestion.topic.key in await subscribed_keys(svc, target):
-        return (f"{cap(where)} gets alerts for {name}. Tap “Unsubscribe” to stop them, "
-                "or “Keep”.", False, suggestion.tag)
+        return (cap(_("{where} gets alerts for {topic}. Tap “Unsubscribe” to stop them, "
+                      "or “Keep”.").format(where=where, topic=name)), False, suggestion.tag)
     outcome = await subscribe_chat(svc, target, suggestion.topic)
     if outcome.status is rules.AddStatus.AT_LIMIT:
-        return (f"{cap(where)} already has {outcome.existing} subscriptions, the most allowed. "
-                "Remove one first: /subscriptions", True, None)
+        return (cap(_("{where} already has {count} subscriptions, the most allowed. "
+                      "Remove one first: /subscriptions").format(
+                    where=where, count=format_number(outcome.existing))), True, None)
     if outcome.status is rules.AddStatus.DUPLICATE:  # another tap got there first
-        return f"{cap(where)} is already subscribed to {name}.", False, None
-    return f"✅ Subscribed to {name}: new releases about it will come {_here(target)}.", False, None
+        return (cap(_("{where} is already subscribed to {topic}.").format(
+            where=where, topic=name)), False, None)
+    return (_("✅ Subscribed to {topic}: new releases about it will come {here}.").format(
+        topic=name, here=_here(target)), False, None)
 
 
 async def _redraw(callback: CallbackQuery, svc: Services, target: Target, menu: str,
@@ -179,5 +189,5 @@ async def _redraw(callback: CallbackQuery, svc: Services, target: Target, menu: 
 
 def _here(target: Target) -> str:
     if target.type == ChatType.PRIVATE:
-        return "here"
-    return "to this topic thread" if target.thread_id else "to this chat"
+        return _("here")
+    return _("to this topic thread") if target.thread_id else _("to this chat")
