@@ -59,6 +59,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.packed import PackedReleases
 from bot.releases import Release
 from bot.text import (
     ANY_STOPWORDS,
@@ -464,9 +465,10 @@ class SearchIndex:
         self._generation = 0
         self._lock = threading.Lock()
         # Per slot (a release's internal number; never reused, so bitsets stay valid).
-        self._releases: list[Release | None] = []
+        # Releases compressed in blocks (bot.packed): a search shows only a page of them.
+        self._releases = PackedReleases()
         self._sortkey: list[tuple[int, str]] = []
-        self._dates: list[date] = []
+        self._dates = array("i")  # date ordinals
         self._sequences: list[bytes] = []
         self._slot_of: dict[str, int] = {}
         self._by_date: list[int] = []  # live slots, newest first, ties by id
@@ -522,13 +524,13 @@ class SearchIndex:
         """The indexed release with this id, if any."""
         with self._lock:
             slot = self._slot_of.get(release_id)
-            return None if slot is None else self._releases[slot]
+            return None if slot is None else self._release(slot)
 
     def latest(self, limit: int, offset: int = 0) -> list[Release]:
         """Releases newest first (ties by id), for /latest and empty inline queries."""
         with self._lock:
             slots = self._by_date[max(offset, 0) : max(offset, 0) + max(limit, 0)]
-            return [self._release(slot) for slot in slots]
+            return self._releases_of(slots)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -589,7 +591,10 @@ class SearchIndex:
             return SearchResult([], 0, None)
         with self._lock:
             ranked, total, partial = self._run(parsed, offset + limit, language_of(language))
-            hits = [Hit(self._release(slot), score / 10) for score, slot in ranked[offset:]]
+            page = ranked[offset:]
+            releases = self._releases_of([slot for _, slot in page])
+            hits = [Hit(release, score / 10)
+                    for release, (score, _) in zip(releases, page, strict=True)]
             suggestion = self._suggest(query, parsed) if total == 0 or partial else None
         return SearchResult(hits, total, suggestion, partial)
 
@@ -633,6 +638,12 @@ class SearchIndex:
         assert release is not None, "a live slot lost its release"
         return release
 
+    def _releases_of(self, slots: list[int]) -> list[Release]:
+        """The releases of live slots (each compressed block decoded once)."""
+        releases = self._releases.many(slots)
+        assert None not in releases, "a live slot lost its release"
+        return releases  # type: ignore[return-value]
+
     def _root_of(self, term: str) -> int:
         key = root(term)
         rid = self._root_id.get(key)
@@ -673,7 +684,7 @@ class SearchIndex:
             self._releases.append(release)
             self._slot_of[release.id] = slot
             self._sortkey.append((-release.date.toordinal(), release.id))
-            self._dates.append(release.date)
+            self._dates.append(release.date.toordinal())
             bisect.insort(self._by_date, slot, key=self._sortkey.__getitem__)
             new_live.append(slot)
             for term, cls in analysis.classes.items():
@@ -858,7 +869,7 @@ class SearchIndex:
         assert self._by_date[index] == slot, "date order out of step with the slots"
         del self._by_date[index]
         self._live &= ~(1 << slot)
-        self._releases[slot] = None
+        self._releases.discard(slot)
         self._sequences[slot] = b""
 
     # -- internals: query evaluation -----------------------------------------------------------
@@ -1231,7 +1242,9 @@ class SearchIndex:
                 bits |= self._bits_of(("month", month))
             elif month in (first, last):
                 slots = self._slots.get(("month", month), ())
-                bits |= _bits_from([s for s in slots if low <= self._dates[s] < high])
+                low_day, high_day = low.toordinal(), high.toordinal()
+                dates = self._dates
+                bits |= _bits_from([s for s in slots if low_day <= dates[s] < high_day])
         return bits
 
     def _place_bits(self, value: str) -> int:

@@ -18,7 +18,7 @@ fit and raises :class:`SnapshotError` for one that cannot be read; the caller re
 
 The index's state is taken generically (:meth:`SearchIndex.export_state`: every attribute
 but its lock and its caches), so new attributes are saved without changes here: a few types
-marshal does not know (releases, dates, arrays, counters) are converted, anything else
+marshal does not know (packed releases, dates, arrays, counters) are converted, anything else
 unknown goes through pickle. A new attribute that *searches* change must be listed in
 ``SearchIndex.CACHES``, because the index is written while searches go on.
 """
@@ -44,20 +44,21 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+from bot.packed import PackedReleases
 from bot.releases import Release
 from bot.search import SearchIndex
 
 __all__ = ["FORMAT", "Snapshot", "SnapshotError", "analysis_fingerprint", "load", "save"]
 
 #: Bump when the layout of the file changes.
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"NEWSBOT-INDEX\n"
 #: Items per frame: bounds the memory a frame costs while loading (~10 MB at most).
 CHUNK = 16384
 _FRAME = struct.Struct("<QI")  # payload length, CRC-32
 
 # How an attribute is stored (the tag in its section header).
-_PLAIN, _RELEASES, _DATES, _ARRAYS, _COUNTER, _ALIAS, _PICKLE = range(7)
+_PLAIN, _PACKED, _DATES, _ARRAYS, _COUNTER, _ALIAS, _PICKLE, _ARRAY = range(8)
 
 
 class SnapshotError(Exception):
@@ -102,7 +103,10 @@ def analysis_fingerprint() -> str:
     import bot.text
 
     text_files = sorted(Path(bot.text.__file__ or "").parent.glob("*.*"))
-    sources = [Path(m.__file__ or "") for m in (bot.search, sys.modules[Release.__module__])]
+    import bot.packed
+
+    sources = [Path(m.__file__ or "")
+               for m in (bot.search, bot.packed, sys.modules[Release.__module__])]
     for path in [*sources, *text_files]:
         with contextlib.suppress(OSError, TypeError):
             digest.update(path.read_bytes())
@@ -213,10 +217,13 @@ def _dict_slices(value: dict[Any, Any]) -> tuple[int, Iterator[dict[Any, Any]]]:
 def _encode(name: str, value: Any, state: dict[str, Any]
             ) -> tuple[int, int, Iterator[Any]]:
     """(tag, number of frames, the frames) for one attribute of the index."""
-    if isinstance(value, list) and value and any(isinstance(v, Release) for v in value[:64]):
-        count, chunks = _slices(value)
-        return _RELEASES, count, ([None if r is None else _release_tuple(r) for r in chunk]
-                                  for chunk in chunks)
+    if isinstance(value, PackedReleases):
+        # The blocks are compressed already: written as they are (the tail first).
+        blocks, tail = value.export()
+        count, chunks = _slices(blocks)
+        return _PACKED, count + 1, itertools.chain([tail], chunks)
+    if isinstance(value, array):
+        return _ARRAY, 1, iter([(value.typecode, value.tobytes())])
     if isinstance(value, list) and value and all(type(v) is date for v in value[:64]):
         count, chunks = _slices(value)
         return _DATES, count, ([d.toordinal() for d in chunk] for chunk in chunks)
@@ -243,11 +250,6 @@ def _encode(name: str, value: Any, state: dict[str, Any]
     except ValueError:  # a type marshal does not know: pickle handles the rest
         return _PICKLE, 1, iter([pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
     return _PLAIN, count, itertools.chain([first], chunks)
-
-
-def _release_tuple(release: Release) -> tuple[Any, ...]:
-    return (release.id, release.kind, release.title, release.date.toordinal(), release.place,
-            release.summary, release.url, release.topics)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +289,6 @@ def load(path: Path, *, store_id: str, fingerprint: str) -> Snapshot | None:
                     aliases[name] = next(frames)
                 else:
                     state[name] = _decode(tag, frames)
-            _share_dates(state)
             for name, mapping in aliases.items():
                 state[name] = {key: state[owner] for key, owner in mapping.items()}
             revision = int(header["revision"])
@@ -300,19 +301,6 @@ def load(path: Path, *, store_id: str, fingerprint: str) -> Snapshot | None:
         raise SnapshotError(f"{path}: holds {len(index)} releases, header says "
                             f"{header['releases']}")
     return Snapshot(index, revision)
-
-
-def _share_dates(state: dict[str, Any]) -> None:
-    """Lists of dates that run beside the list of releases point at the releases' dates."""
-    releases = next((v for v in state.values() if isinstance(v, list) and v
-                     and any(isinstance(r, Release) for r in v[:64])), None)
-    if releases is None:
-        return
-    for name, value in state.items():
-        if (isinstance(value, list) and len(value) == len(releases) and value
-                and type(value[0]) is date):
-            state[name] = [d if r is None or r.date != d else r.date
-                           for r, d in zip(releases, value, strict=True)]
 
 
 def _read_frame(file: IO[bytes]) -> Any:
@@ -329,11 +317,14 @@ def _read_frame(file: IO[bytes]) -> Any:
 
 
 def _decode(tag: int, frames: Iterator[Any]) -> Any:
-    if tag == _RELEASES:
-        make, from_ordinal = Release, date.fromordinal
-        return [None if t is None else make(t[0], t[1], t[2], from_ordinal(t[3]), t[4], t[5],
-                                             t[6], t[7])
-                for chunk in frames for t in chunk]
+    if tag == _PACKED:
+        tail = next(frames)
+        return PackedReleases.from_export([block for chunk in frames for block in chunk], tail)
+    if tag == _ARRAY:
+        typecode, data = next(frames)
+        values = array(typecode)
+        values.frombytes(data)
+        return values
     if tag == _DATES:
         from_ordinal = date.fromordinal
         return [from_ordinal(o) for chunk in frames for o in chunk]

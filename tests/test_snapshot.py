@@ -350,6 +350,21 @@ def test_release_dates_survive(tmp_path: Path) -> None:
     assert loaded.index.get(release.id).date == date(2031, 1, 3)  # type: ignore[union-attr]
 
 
+def test_every_release_field_survives_including_language_and_group(tmp_path: Path) -> None:
+    # Format 1 dropped a release's language and group: a French release came back English
+    # (and was then searched, and removed, with English stems).
+    french = Release("ilo-2031-7.fr", "Communiqué", "Le travail des enfants", date(2031, 2, 1),
+                     "Genève", "Les travailleurs migrants.", "https://example.org/fr",
+                     ("child labour",), language="fr", group="ilo-2031-7")
+    releases = [*generate_releases(40, seed=5), french]  # the French one in the unpacked tail
+    path = tmp_path / "index"
+    snapshot.save(SearchIndex(releases), path, store_id="a", revision=1, fingerprint="f")
+    loaded = snapshot.load(path, store_id="a", fingerprint="f")
+    assert loaded is not None
+    assert [loaded.index.get(r.id) for r in releases] == releases
+    assert [h.release for h in loaded.index.search("travail lang:fr").hits] == [french]
+
+
 
 
 async def test_releases_ingested_during_the_load_are_searchable_when_it_ends(
