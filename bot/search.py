@@ -467,11 +467,13 @@ class SearchIndex:
         # Per slot (a release's internal number; never reused, so bitsets stay valid).
         # Releases compressed in blocks (bot.packed): a search shows only a page of them.
         self._releases = PackedReleases()
-        self._sortkey: list[tuple[int, str]] = []
+        self._ids: list[str] = []  # the same strings as _slot_of's keys
         self._dates = array("i")  # date ordinals
         self._sequences: list[bytes] = []
         self._slot_of: dict[str, int] = {}
-        self._by_date: list[int] = []  # live slots, newest first, ties by id
+        # Live slots, newest first, ties by id (see _sortkey). Arrays of ints, not lists: a
+        # list holds an int object per slot (four times the memory at 100,000 releases).
+        self._by_date = array("i")
         self._live = 0  # bitset of live slots
         # Vocabulary.
         self._term_id: dict[str, int] = {}
@@ -481,7 +483,8 @@ class SearchIndex:
         self._classes: list[int] = []  # term id -> bitmask of its field classes with postings
         self._term_langs: list[int] = []  # term id -> bits of the languages it was indexed in
         self._root_id: dict[str, int] = {"": 0}  # root id 0 separates title from summary
-        self._sequence_id: dict[str, bytes] = {}  # term -> encoded root id, for the build
+        # term -> encoded root id: a memo for the build (see CACHES), not saved.
+        self._sequence_id: dict[str, bytes] = {}
         self._family: dict[int, tuple[int, ...]] = {}  # root id -> term ids
         # For fuzzy matching: short terms by length; longer ones by length and first two
         # letters, and by length and last two letters (with a negative length). One typo
@@ -557,6 +560,8 @@ class SearchIndex:
             # also waits for CPython's GIL switch interval (5 ms) while we tokenize on.
             time.sleep(0)
         if added > CHUNK_SIZE:
+            with self._lock:
+                self._sequence_id = {}  # a memo for the load: 5 MB at 100,000 releases
             # A bulk load: build the bitsets now rather than in the first searches. (After a
             # few releases, searches top the kept ones up themselves, which is cheap.)
             self._warm()
@@ -600,9 +605,10 @@ class SearchIndex:
 
     # -- persistence (the file format is bot.snapshot's) -------------------------------------
 
-    #: Attributes that searches change (bitsets kept between queries): the only state a
-    #: search writes. A snapshot leaves them out, and :meth:`from_state` rebuilds them.
-    CACHES = frozenset({"_bits", "_covered"})
+    #: Caches: the bitsets kept between queries (the only state a search writes) and the
+    #: build's memo of word codes. A snapshot leaves them out; :meth:`from_state` starts
+    #: them empty and rebuilds the bitsets.
+    CACHES = frozenset({"_bits", "_covered", "_sequence_id"})
 
     def export_state(self) -> dict[str, Any]:
         """The index's state (the live objects, not copies) without its lock and caches.
@@ -644,6 +650,11 @@ class SearchIndex:
         assert None not in releases, "a live slot lost its release"
         return releases  # type: ignore[return-value]
 
+    def _sortkey(self, slot: int) -> tuple[int, str]:
+        """A slot's place in the order of results: newest first, then by id. Computed, not
+        kept: a tuple per release would cost 9 MB at 100,000 releases."""
+        return -self._dates[slot], self._ids[slot]
+
     def _root_of(self, term: str) -> int:
         key = root(term)
         rid = self._root_id.get(key)
@@ -683,9 +694,9 @@ class SearchIndex:
             slot = len(self._releases)
             self._releases.append(release)
             self._slot_of[release.id] = slot
-            self._sortkey.append((-release.date.toordinal(), release.id))
+            self._ids.append(release.id)
             self._dates.append(release.date.toordinal())
-            bisect.insort(self._by_date, slot, key=self._sortkey.__getitem__)
+            bisect.insort(self._by_date, slot, key=self._sortkey)
             new_live.append(slot)
             for term, cls in analysis.classes.items():
                 tid = term_id.get(term)
@@ -864,7 +875,7 @@ class SearchIndex:
                 if not counts[key[1]]:
                     del counts[key[1]]
         index = bisect.bisect_left(
-            self._by_date, self._sortkey[slot], key=self._sortkey.__getitem__
+            self._by_date, self._sortkey(slot), key=self._sortkey
         )
         assert self._by_date[index] == slot, "date order out of step with the slots"
         del self._by_date[index]
@@ -1037,7 +1048,7 @@ class SearchIndex:
 
         ranked = sorted(
             ((score(slot), slot) for slot in _members(above)),
-            key=lambda pair: (-pair[0], self._sortkey[pair[1]]),
+            key=lambda pair: (-pair[0], self._sortkey(pair[1])),
         )
         if tied and len(ranked) < n:
             rest = self._newest(tied, n - len(ranked), before)
@@ -1051,11 +1062,11 @@ class SearchIndex:
         live = max(len(self._slot_of), 1)
         # Sorting all members costs ~size; scanning the date order ~count * live / size.
         if size <= count or size * size * 16 < count * live:
-            return heapq.nsmallest(count, _members(bits), key=self._sortkey.__getitem__)
+            return heapq.nsmallest(count, _members(bits), key=self._sortkey)
         start = 0
         if before is not None:  # everything newer is filtered out: start the scan below it
             start = bisect.bisect_left(
-                self._by_date, (1 - before.toordinal(), ""), key=self._sortkey.__getitem__
+                self._by_date, (1 - before.toordinal(), ""), key=self._sortkey
             )
         budget = 8 * count * live // size + 64
         data = bits.to_bytes((bits.bit_length() + 7) >> 3, "little")
@@ -1066,7 +1077,7 @@ class SearchIndex:
                 if len(out) == count:
                     return out
         # The matches cluster in old releases (the scan met too few): sort them all after all.
-        return heapq.nsmallest(count, _members(bits), key=self._sortkey.__getitem__)
+        return heapq.nsmallest(count, _members(bits), key=self._sortkey)
 
     # -- internals: vocabulary lookups ---------------------------------------------------------
 
