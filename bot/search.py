@@ -560,8 +560,6 @@ class SearchIndex:
             # also waits for CPython's GIL switch interval (5 ms) while we tokenize on.
             time.sleep(0)
         if added > CHUNK_SIZE:
-            with self._lock:
-                self._sequence_id = {}  # a memo for the load: 5 MB at 100,000 releases
             # A bulk load: build the bitsets now rather than in the first searches. (After a
             # few releases, searches top the kept ones up themselves, which is cheap.)
             self._warm()

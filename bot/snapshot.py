@@ -37,7 +37,7 @@ import tempfile
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -53,8 +53,12 @@ __all__ = ["FORMAT", "Snapshot", "SnapshotError", "analysis_fingerprint", "load"
 #: Bump when the layout of the file changes.
 FORMAT = 2
 MAGIC = b"NEWSBOT-INDEX\n"
-#: Items per frame: bounds the memory a frame costs while loading (~10 MB at most).
+#: Items per frame, and about the most bytes of posting lists or packed releases in one:
+#: these bound the memory a frame costs while saving and loading (the payload, plus its
+#: encoded copy). By count alone, the first frame of posting lists (those of the common
+#: words) was 25 MB and all the packed releases 22 MB in one frame.
 CHUNK = 16384
+FRAME_BYTES = 2 << 20
 _FRAME = struct.Struct("<QI")  # payload length, CRC-32
 
 # How an attribute is stored (the tag in its section header).
@@ -203,15 +207,46 @@ def _slices(items: list[Any]) -> tuple[int, Iterator[list[Any]]]:
     return count, (items[i * CHUNK:(i + 1) * CHUNK] for i in range(count))
 
 
-def _dict_slices(value: dict[Any, Any]) -> tuple[int, Iterator[dict[Any, Any]]]:
-    count = max(1, -(-len(value) // CHUNK))
+def _runs(sizes: Iterable[int]) -> list[int]:
+    """How many items go in each frame: at most :data:`CHUNK`, and no more than
+    :data:`FRAME_BYTES` of payload unless one item alone is larger."""
+    runs: list[int] = []
+    items = total = 0
+    for size in sizes:
+        if items and (items == CHUNK or total + size > FRAME_BYTES):
+            runs.append(items)
+            items = total = 0
+        items += 1
+        total += size
+    runs.append(items)  # the last (or the only, maybe empty) frame
+    return runs
+
+
+def _sized_slices(items: list[bytes]) -> tuple[int, Iterator[list[bytes]]]:
+    """(how many, the chunks of a list of bytes, each about FRAME_BYTES at most)."""
+    runs = _runs(map(len, items))
+
+    def chunks() -> Iterator[list[bytes]]:
+        start = 0
+        for run in runs:
+            yield items[start:start + run]
+            start += run
+
+    return len(runs), chunks()
+
+
+def _dict_slices(value: dict[Any, Any], runs: list[int] | None = None
+                 ) -> tuple[int, Iterator[dict[Any, Any]]]:
+    """(how many, the chunks of a dict): ``runs`` items each, else :data:`CHUNK`."""
+    if runs is None:
+        runs = [CHUNK] * max(1, -(-len(value) // CHUNK))
 
     def chunks() -> Iterator[dict[Any, Any]]:
         items = iter(value.items())  # nothing adds to the index meanwhile (see save)
-        for _ in range(count):
-            yield dict(islice(items, CHUNK))
+        for run in runs:
+            yield dict(islice(items, run))
 
-    return count, chunks()
+    return len(runs), chunks()
 
 
 def _encode(name: str, value: Any, state: dict[str, Any]
@@ -220,7 +255,7 @@ def _encode(name: str, value: Any, state: dict[str, Any]
     if isinstance(value, PackedReleases):
         # The blocks are compressed already: written as they are (the tail first).
         blocks, tail = value.export()
-        count, chunks = _slices(blocks)
+        count, chunks = _sized_slices(blocks)
         return _PACKED, count + 1, itertools.chain([tail], chunks)
     if isinstance(value, array):
         return _ARRAY, 1, iter([(value.typecode, value.tobytes())])
@@ -230,7 +265,8 @@ def _encode(name: str, value: Any, state: dict[str, Any]
     if isinstance(value, Counter):
         return (_COUNTER, *_dict_slices(value))
     if isinstance(value, dict) and value and all(isinstance(v, array) for v in value.values()):
-        count, chunks = _dict_slices(value)
+        runs = _runs(len(a) * a.itemsize + 16 for a in value.values())  # + key
+        count, chunks = _dict_slices(value, runs)
         return _ARRAYS, count, ({k: (a.typecode, a.tobytes()) for k, a in chunk.items()}
                                 for chunk in chunks)
     if isinstance(value, dict) and value:
@@ -238,7 +274,9 @@ def _encode(name: str, value: Any, state: dict[str, Any]
         owners = {id(v): n for n, v in state.items() if n != name}
         if all(id(v) in owners for v in value.values()):
             return _ALIAS, 1, iter([{k: owners[id(v)] for k, v in value.items()}])
-    if isinstance(value, list):
+    if isinstance(value, list) and value and all(type(v) is bytes for v in value[:64]):
+        count, chunks = _sized_slices(value)  # e.g. word sequences: 20 MB at 100,000
+    elif isinstance(value, list):
         count, chunks = _slices(value)
     elif isinstance(value, dict):
         count, chunks = _dict_slices(value)
