@@ -28,7 +28,11 @@ Phrases are checked on each release's sequence of word-family codes (a ``bytes i
 test), and for pairs of common words (in :data:`_PAIR_MIN_DF` releases or more, and stop
 words) on "pair" posting lists, so that ``"child labour"`` is as fast as ``child labour``.
 
-Memory at 100,000 synthetic releases is about 110 MB (see ``bench/search.py``). The postings
+Memory at 100,000 synthetic releases is about 210 MB in all, releases included (measured
+after loading a snapshot; see ``bench/startup.py``): posting arrays 64 MB, kept bitsets 29 MB,
+word sequences 25 MB, the releases themselves 22 MB because they are kept compressed
+(:mod:`bot.packed`; a search decodes only the page it shows), the vocabulary the rest; per
+release bookkeeping (date order, dates) is int arrays, not lists of objects. The postings
 are arrays and ints, but arrays are still objects the cyclic garbage collector walks; a
 process holding a large index should ``gc.freeze()`` after loading it, or CPython's rare full
 collections will pause it for a few hundred milliseconds.
