@@ -60,3 +60,27 @@ def test_export_round_trips() -> None:
     assert again.many(range(len(releases))) == releases
     with pytest.raises(ValueError):
         PackedReleases.from_export([], [None] * BLOCK)
+
+
+def test_the_index_lists_every_release_newest_first_lazily() -> None:
+    from bot.search import SearchIndex
+
+    releases = generate_releases(3 * BLOCK + 7, seed=4)
+    index = SearchIndex(releases)
+    view = index.newest()
+    assert len(view) == len(releases)
+    assert list(view) == index.latest(len(releases))
+    assert view[0] == index.latest(1)[0] and view[2:5] == index.latest(3, 2)
+    index.remove(view[1].id)  # a release removed after the view was made is skipped
+    assert len(list(view)) == len(releases) - 1
+    assert list(index.newest()) == index.latest(len(releases))
+
+
+def test_topic_counts_read_the_index_lazily() -> None:
+    from bot import subscriptions
+    from bot.search import SearchIndex
+
+    index = SearchIndex(generate_releases(40, seed=4))
+    releases = subscriptions.all_releases(index)
+    assert not isinstance(releases, list)  # not 100,000 decoded releases at once
+    assert list(releases) == index.latest(len(index))
