@@ -30,7 +30,7 @@ words) on "pair" posting lists, so that ``"child labour"`` is as fast as ``child
 
 Memory at 100,000 synthetic releases is about 210 MB in all, releases included (measured
 after loading a snapshot; see ``bench/startup.py``): posting arrays 64 MB, kept bitsets 29 MB,
-word sequences 25 MB, the releases themselves 22 MB because they are kept compressed
+word sequences 25 MB, the releases themselves 25 MB because they are kept compressed
 (:mod:`bot.packed`; a search decodes only the page it shows), the vocabulary the rest; per
 release bookkeeping (date order, dates) is int arrays, not lists of objects. The postings
 are arrays and ints, but arrays are still objects the cyclic garbage collector walks; a
