@@ -482,10 +482,11 @@ class SearchIndex:
         # Vocabulary.
         self._term_id: dict[str, int] = {}
         self._terms: list[str] = []
-        self._term_root: list[int] = []
-        self._df: list[int] = []
-        self._classes: list[int] = []  # term id -> bitmask of its field classes with postings
-        self._term_langs: list[int] = []  # term id -> bits of the languages it was indexed in
+        # Per term id, as int arrays (a list would hold an int object for most of them).
+        self._term_root = array("i")
+        self._df = array("i")
+        self._classes = array("i")  # bitmask of the term's field classes with postings
+        self._term_langs = array("i")  # bits of the languages it was indexed in
         self._root_id: dict[str, int] = {"": 0}  # root id 0 separates title from summary
         # term -> encoded root id: a memo for the build (see CACHES), not saved.
         self._sequence_id: dict[str, bytes] = {}
@@ -495,7 +496,7 @@ class SearchIndex:
         # cannot change both ends of a longer word, so those two buckets hold its candidates.
         self._by_length: dict[int, list[str]] = {}
         self._by_affix: dict[tuple[str, int], list[str]] = {}
-        self._by_prefix: dict[str, list[int]] = {}  # first 4 letters -> term ids
+        self._by_prefix: dict[str, array[int]] = {}  # first 4 letters -> term ids
         # Posting lists: the slots of the releases under a key, and the bitsets of the lists
         # worth keeping as bitsets. Keys are ``term id * 16 + field class`` for
         # words, ("month"|"place"|"kind"|"country", value) for filters, and the 8 bytes of two
@@ -689,7 +690,10 @@ class SearchIndex:
             else:
                 self._by_affix.setdefault((term[:2], len(term)), []).append(term)
                 self._by_affix.setdefault((term[-2:], -len(term)), []).append(term)
-            self._by_prefix.setdefault(term[:4], []).append(tid)
+            tids = self._by_prefix.get(term[:4])
+            if tids is None:
+                tids = self._by_prefix[term[:4]] = array("i")
+            tids.append(tid)
         return tid
 
     def _apply(self, analysed: list[tuple[Release, _Analysis]]) -> None:
