@@ -490,7 +490,9 @@ class SearchIndex:
         self._root_id: dict[str, int] = {"": 0}  # root id 0 separates title from summary
         # term -> encoded root id: a memo for the build (see CACHES), not saved.
         self._sequence_id: dict[str, bytes] = {}
-        self._family: dict[int, tuple[int, ...]] = {}  # root id -> term ids
+        # root id -> its term ids: an int for a root with one term (almost all of them; a
+        # 1-tuple each would cost 5 MB at 100,000 releases), else a tuple. See _family_of.
+        self._family: dict[int, int | tuple[int, ...]] = {}
         # For fuzzy matching: short terms by length; longer ones by length and first two
         # letters, and by length and last two letters (with a negative length). One typo
         # cannot change both ends of a longer word, so those two buckets hold its candidates.
@@ -663,6 +665,11 @@ class SearchIndex:
         assert None not in releases, "a live slot lost its release"
         return releases  # type: ignore[return-value]
 
+    def _family_of(self, rid: int | None) -> tuple[int, ...]:
+        """The term ids of a root (a word family), () for an unknown root."""
+        mates = self._family.get(rid, ())  # type: ignore[arg-type]
+        return (mates,) if type(mates) is int else mates  # type: ignore[return-value]
+
     def _sortkey(self, slot: int) -> tuple[int, str]:
         """A slot's place in the order of results: newest first, then by id. Computed, not
         kept: a tuple per release would cost 9 MB at 100,000 releases."""
@@ -683,7 +690,8 @@ class SearchIndex:
         self._df.append(0)
         self._classes.append(0)
         self._term_langs.append(0)
-        self._family[rid] = (*self._family.get(rid, ()), tid)
+        mates = self._family_of(rid)
+        self._family[rid] = (*mates, tid) if mates else tid
         if term.isalpha():
             if len(term) <= _SHORT_WORD:
                 self._by_length.setdefault(len(term), []).append(term)
@@ -771,7 +779,7 @@ class SearchIndex:
         """Post the pairs of a newly common root in the releases already indexed."""
         rid = _decode_id(code)
         holders: set[int] = set()
-        for tid in self._family.get(rid, ()):
+        for tid in self._family_of(rid):
             classes = self._classes[tid]
             for cls in range(classes.bit_length()):
                 if classes >> cls & 1:
@@ -1116,7 +1124,7 @@ class SearchIndex:
             if other is not None and df[other] and self._term_langs[other] & _LANG_BIT[lang]:
                 out[other] = _EXACT
         if family_root is not None:
-            for mate in self._family.get(family_root, ()):
+            for mate in self._family_of(family_root):
                 if df[mate] and mate not in out:
                     out[mate] = _FAMILY
         if out or not term.isalpha() or len(term) < 4:
@@ -1130,7 +1138,7 @@ class SearchIndex:
             prefixed.sort(key=lambda t: (-df[t], self._terms[t]))
             return [(t, _PREFIX) for t in prefixed[:_MAX_PREFIX_TERMS]]
         for found, quality in self._fuzzy(term):
-            for mate in self._family.get(self._term_root[found], ()):
+            for mate in self._family_of(self._term_root[found]):
                 if df[mate]:
                     mate_quality = quality if mate == found else round(quality * _FAMILY_OF_FUZZY)
                     out[mate] = max(out.get(mate, 0), mate_quality)
