@@ -28,7 +28,11 @@ Phrases are checked on each release's sequence of word-family codes (a ``bytes i
 test), and for pairs of common words (in :data:`_PAIR_MIN_DF` releases or more, and stop
 words) on "pair" posting lists, so that ``"child labour"`` is as fast as ``child labour``.
 
-Memory at 100,000 synthetic releases is about 110 MB (see ``bench/search.py``). The postings
+Memory at 100,000 synthetic releases is about 210 MB in all, releases included (measured
+after loading a snapshot; see ``bench/startup.py``): posting arrays 64 MB, kept bitsets 29 MB,
+word sequences 25 MB, the releases themselves 25 MB because they are kept compressed
+(:mod:`bot.packed`; a search decodes only the page it shows), the vocabulary the rest; per
+release bookkeeping (date order, dates) is int arrays, not lists of objects. The postings
 are arrays and ints, but arrays are still objects the cyclic garbage collector walks; a
 process holding a large index should ``gc.freeze()`` after loading it, or CPython's rare full
 collections will pause it for a few hundred milliseconds.
@@ -60,6 +64,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.i18n import gettext
+from bot.packed import PackedReleases
 from bot.releases import Release
 from bot.text import (
     ANY_STOPWORDS,
@@ -476,30 +481,37 @@ class SearchIndex:
         self._generation = 0
         self._lock = threading.Lock()
         # Per slot (a release's internal number; never reused, so bitsets stay valid).
-        self._releases: list[Release | None] = []
-        self._sortkey: list[tuple[int, str]] = []
-        self._dates: list[date] = []
+        # Releases compressed in blocks (bot.packed): a search shows only a page of them.
+        self._releases = PackedReleases()
+        self._ids: list[str] = []  # the same strings as _slot_of's keys
+        self._dates = array("i")  # date ordinals
         self._sequences: list[bytes] = []
         self._slot_of: dict[str, int] = {}
-        self._by_date: list[int] = []  # live slots, newest first, ties by id
+        # Live slots, newest first, ties by id (see _sortkey). Arrays of ints, not lists: a
+        # list holds an int object per slot (four times the memory at 100,000 releases).
+        self._by_date = array("i")
         self._live = 0  # bitset of live slots
         # Vocabulary.
         self._term_id: dict[str, int] = {}
         self._terms: list[str] = []
-        self._term_root: list[int] = []
-        self._df: list[int] = []
-        self._classes: list[int] = []  # term id -> bitmask of its field classes with postings
-        self._term_langs: list[int] = []  # term id -> bits of the languages it was indexed in
+        # Per term id, as int arrays (a list would hold an int object for most of them).
+        self._term_root = array("i")
+        self._df = array("i")
+        self._classes = array("i")  # bitmask of the term's field classes with postings
+        self._term_langs = array("i")  # bits of the languages it was indexed in
         self._joined: set[int] = set()  # term ids ever indexed as the joined form of a compound
         self._root_id: dict[str, int] = {"": 0}  # root id 0 separates title from summary
-        self._sequence_id: dict[str, bytes] = {}  # term -> encoded root id, for the build
-        self._family: dict[int, tuple[int, ...]] = {}  # root id -> term ids
+        # term -> encoded root id: a memo for the build (see CACHES), not saved.
+        self._sequence_id: dict[str, bytes] = {}
+        # root id -> its term ids: an int for a root with one term (almost all of them; a
+        # 1-tuple each would cost 5 MB at 100,000 releases), else a tuple. See _family_of.
+        self._family: dict[int, int | tuple[int, ...]] = {}
         # For fuzzy matching: short terms by length; longer ones by length and first two
         # letters, and by length and last two letters (with a negative length). One typo
         # cannot change both ends of a longer word, so those two buckets hold its candidates.
         self._by_length: dict[int, list[str]] = {}
         self._by_affix: dict[tuple[str, int], list[str]] = {}
-        self._by_prefix: dict[str, list[int]] = {}  # first 4 letters -> term ids
+        self._by_prefix: dict[str, array[int]] = {}  # first 4 letters -> term ids
         # Posting lists: the slots of the releases under a key, and the bitsets of the lists
         # worth keeping as bitsets. Keys are ``term id * 16 + field class`` for
         # words, ("month"|"place"|"kind"|"country", value) for filters, and the 8 bytes of two
@@ -535,13 +547,23 @@ class SearchIndex:
         """The indexed release with this id, if any."""
         with self._lock:
             slot = self._slot_of.get(release_id)
-            return None if slot is None else self._releases[slot]
+            return None if slot is None else self._release(slot)
 
     def latest(self, limit: int, offset: int = 0) -> list[Release]:
         """Releases newest first (ties by id), for /latest and empty inline queries."""
         with self._lock:
             slots = self._by_date[max(offset, 0) : max(offset, 0) + max(limit, 0)]
-            return [self._release(slot) for slot in slots]
+            return self._releases_of(slots)
+
+    def newest(self) -> Sequence[Release]:
+        """Every release, newest first, as a view decoded while it is read.
+
+        For a scan that may stop early (``latest(len(index))`` would decode all 100,000 at
+        once: 84 MB of objects). The view lists the releases indexed when it was made; one
+        removed since is skipped when iterating.
+        """
+        with self._lock:
+            return _NewestView(self, self._by_date[:])
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -602,15 +624,19 @@ class SearchIndex:
             return SearchResult([], 0, None)
         with self._lock:
             ranked, total, partial = self._run(parsed, offset + limit, language_of(language))
-            hits = [Hit(self._release(slot), score / 10) for score, slot in ranked[offset:]]
+            page = ranked[offset:]
+            releases = self._releases_of([slot for _, slot in page])
+            hits = [Hit(release, score / 10)
+                    for release, (score, _) in zip(releases, page, strict=True)]
             suggestion = self._suggest(query, parsed) if total == 0 or partial else None
         return SearchResult(hits, total, suggestion, partial)
 
     # -- persistence (the file format is bot.snapshot's) -------------------------------------
 
-    #: Attributes that searches change (bitsets kept between queries): the only state a
-    #: search writes. A snapshot leaves them out, and :meth:`from_state` rebuilds them.
-    CACHES = frozenset({"_bits", "_covered"})
+    #: Caches: the bitsets kept between queries (the only state a search writes) and the
+    #: build's memo of word codes. A snapshot leaves them out; :meth:`from_state` starts
+    #: them empty and rebuilds the bitsets.
+    CACHES = frozenset({"_bits", "_covered", "_sequence_id"})
 
     def export_state(self) -> dict[str, Any]:
         """The index's state (the live objects, not copies) without its lock and caches.
@@ -646,6 +672,22 @@ class SearchIndex:
         assert release is not None, "a live slot lost its release"
         return release
 
+    def _releases_of(self, slots: list[int]) -> list[Release]:
+        """The releases of live slots (each compressed block decoded once)."""
+        releases = self._releases.many(slots)
+        assert None not in releases, "a live slot lost its release"
+        return releases  # type: ignore[return-value]
+
+    def _family_of(self, rid: int | None) -> tuple[int, ...]:
+        """The term ids of a root (a word family), () for an unknown root."""
+        mates = self._family.get(rid, ())  # type: ignore[arg-type]
+        return (mates,) if type(mates) is int else mates  # type: ignore[return-value]
+
+    def _sortkey(self, slot: int) -> tuple[int, str]:
+        """A slot's place in the order of results: newest first, then by id. Computed, not
+        kept: a tuple per release would cost 9 MB at 100,000 releases."""
+        return -self._dates[slot], self._ids[slot]
+
     def _root_of(self, term: str) -> int:
         key = root(term)
         rid = self._root_id.get(key)
@@ -661,14 +703,18 @@ class SearchIndex:
         self._df.append(0)
         self._classes.append(0)
         self._term_langs.append(0)
-        self._family[rid] = (*self._family.get(rid, ()), tid)
+        mates = self._family_of(rid)
+        self._family[rid] = (*mates, tid) if mates else tid
         if term.isalpha():
             if len(term) <= _SHORT_WORD:
                 self._by_length.setdefault(len(term), []).append(term)
             else:
                 self._by_affix.setdefault((term[:2], len(term)), []).append(term)
                 self._by_affix.setdefault((term[-2:], -len(term)), []).append(term)
-            self._by_prefix.setdefault(term[:4], []).append(tid)
+            tids = self._by_prefix.get(term[:4])
+            if tids is None:
+                tids = self._by_prefix[term[:4]] = array("i")
+            tids.append(tid)
         return tid
 
     def _apply(self, analysed: list[tuple[Release, _Analysis]]) -> None:
@@ -685,9 +731,9 @@ class SearchIndex:
             slot = len(self._releases)
             self._releases.append(release)
             self._slot_of[release.id] = slot
-            self._sortkey.append((-release.date.toordinal(), release.id))
-            self._dates.append(release.date)
-            bisect.insort(self._by_date, slot, key=self._sortkey.__getitem__)
+            self._ids.append(release.id)
+            self._dates.append(release.date.toordinal())
+            bisect.insort(self._by_date, slot, key=self._sortkey)
             new_live.append(slot)
             for term, cls in analysis.classes.items():
                 tid = term_id.get(term)
@@ -748,7 +794,7 @@ class SearchIndex:
         """Post the pairs of a newly common root in the releases already indexed."""
         rid = _decode_id(code)
         holders: set[int] = set()
-        for tid in self._family.get(rid, ()):
+        for tid in self._family_of(rid):
             classes = self._classes[tid]
             for cls in range(classes.bit_length()):
                 if classes >> cls & 1:
@@ -868,12 +914,12 @@ class SearchIndex:
                 if not counts[key[1]]:
                     del counts[key[1]]
         index = bisect.bisect_left(
-            self._by_date, self._sortkey[slot], key=self._sortkey.__getitem__
+            self._by_date, self._sortkey(slot), key=self._sortkey
         )
         assert self._by_date[index] == slot, "date order out of step with the slots"
         del self._by_date[index]
         self._live &= ~(1 << slot)
-        self._releases[slot] = None
+        self._releases.discard(slot)
         self._sequences[slot] = b""
 
     # -- internals: query evaluation -----------------------------------------------------------
@@ -1041,7 +1087,7 @@ class SearchIndex:
 
         ranked = sorted(
             ((score(slot), slot) for slot in _members(above)),
-            key=lambda pair: (-pair[0], self._sortkey[pair[1]]),
+            key=lambda pair: (-pair[0], self._sortkey(pair[1])),
         )
         if tied and len(ranked) < n:
             rest = self._newest(tied, n - len(ranked), before)
@@ -1055,11 +1101,11 @@ class SearchIndex:
         live = max(len(self._slot_of), 1)
         # Sorting all members costs ~size; scanning the date order ~count * live / size.
         if size <= count or size * size * 16 < count * live:
-            return heapq.nsmallest(count, _members(bits), key=self._sortkey.__getitem__)
+            return heapq.nsmallest(count, _members(bits), key=self._sortkey)
         start = 0
         if before is not None:  # everything newer is filtered out: start the scan below it
             start = bisect.bisect_left(
-                self._by_date, (1 - before.toordinal(), ""), key=self._sortkey.__getitem__
+                self._by_date, (1 - before.toordinal(), ""), key=self._sortkey
             )
         budget = 8 * count * live // size + 64
         data = bits.to_bytes((bits.bit_length() + 7) >> 3, "little")
@@ -1070,7 +1116,7 @@ class SearchIndex:
                 if len(out) == count:
                     return out
         # The matches cluster in old releases (the scan met too few): sort them all after all.
-        return heapq.nsmallest(count, _members(bits), key=self._sortkey.__getitem__)
+        return heapq.nsmallest(count, _members(bits), key=self._sortkey)
 
     # -- internals: vocabulary lookups ---------------------------------------------------------
 
@@ -1093,7 +1139,7 @@ class SearchIndex:
             if other is not None and df[other] and self._term_langs[other] & _LANG_BIT[lang]:
                 out[other] = _EXACT
         if family_root is not None:
-            for mate in self._family.get(family_root, ()):
+            for mate in self._family_of(family_root):
                 if df[mate] and mate not in out:
                     out[mate] = _FAMILY
         if out or not term.isalpha() or len(term) < 4:
@@ -1107,7 +1153,7 @@ class SearchIndex:
             prefixed.sort(key=lambda t: (-df[t], self._terms[t]))
             return [(t, _PREFIX) for t in prefixed[:_MAX_PREFIX_TERMS]]
         for found, quality in self._fuzzy(term):
-            for mate in self._family.get(self._term_root[found], ()):
+            for mate in self._family_of(self._term_root[found]):
                 if df[mate]:
                     mate_quality = quality if mate == found else round(quality * _FAMILY_OF_FUZZY)
                     out[mate] = max(out.get(mate, 0), mate_quality)
@@ -1246,7 +1292,9 @@ class SearchIndex:
                 bits |= self._bits_of(("month", month))
             elif month in (first, last):
                 slots = self._slots.get(("month", month), ())
-                bits |= _bits_from([s for s in slots if low <= self._dates[s] < high])
+                low_day, high_day = low.toordinal(), high.toordinal()
+                dates = self._dates
+                bits |= _bits_from([s for s in slots if low_day <= dates[s] < high_day])
         return bits
 
     def _place_bits(self, value: str) -> int:
@@ -1347,6 +1395,37 @@ class SearchIndex:
                     token = " ".join(fixes.get(w, w) for w in words)
             out.append(token)
         return " ".join(out)
+
+
+class _NewestView(Sequence[Release]):
+    """Releases of a fixed list of slots, decoded a block of slots at a time."""
+
+    _STEP = 256
+
+    def __init__(self, index: SearchIndex, slots: array[int]) -> None:
+        self._index = index
+        self._slots = slots
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def _decode(self, slots: Sequence[int]) -> list[Release | None]:
+        with self._index._lock:
+            return self._index._releases.many(slots)
+
+    def __getitem__(self, at: Any) -> Any:
+        if isinstance(at, slice):
+            return [r for r in self._decode(self._slots[at]) if r is not None]
+        release = self._decode([self._slots[at]])[0]
+        if release is None:
+            raise LookupError("that release was removed from the index")
+        return release
+
+    def __iter__(self) -> Iterator[Release]:
+        for start in range(0, len(self._slots), self._STEP):
+            for release in self._decode(self._slots[start : start + self._STEP]):
+                if release is not None:
+                    yield release
 
 
 def _words_of(text: str) -> Iterator[str]:

@@ -18,7 +18,7 @@ fit and raises :class:`SnapshotError` for one that cannot be read; the caller re
 
 The index's state is taken generically (:meth:`SearchIndex.export_state`: every attribute
 but its lock and its caches), so new attributes are saved without changes here: a few types
-marshal does not know (releases, dates, arrays, counters) are converted, anything else
+marshal does not know (packed releases, dates, arrays, counters) are converted, anything else
 unknown goes through pickle. A new attribute that *searches* change must be listed in
 ``SearchIndex.CACHES``, because the index is written while searches go on.
 """
@@ -37,27 +37,32 @@ import tempfile
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+from bot.packed import PackedReleases
 from bot.releases import Release
 from bot.search import SearchIndex
 
 __all__ = ["FORMAT", "Snapshot", "SnapshotError", "analysis_fingerprint", "load", "save"]
 
 #: Bump when the layout of the file changes.
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"NEWSBOT-INDEX\n"
-#: Items per frame: bounds the memory a frame costs while loading (~10 MB at most).
+#: Items per frame, and about the most bytes of posting lists or packed releases in one:
+#: these bound the memory a frame costs while saving and loading (the payload, plus its
+#: encoded copy). By count alone, the first frame of posting lists (those of the common
+#: words) was 25 MB and all the packed releases 22 MB in one frame.
 CHUNK = 16384
+FRAME_BYTES = 2 << 20
 _FRAME = struct.Struct("<QI")  # payload length, CRC-32
 
 # How an attribute is stored (the tag in its section header).
-_PLAIN, _RELEASES, _DATES, _ARRAYS, _COUNTER, _ALIAS, _PICKLE = range(7)
+_PLAIN, _PACKED, _DATES, _ARRAYS, _COUNTER, _ALIAS, _PICKLE, _ARRAY = range(8)
 
 
 class SnapshotError(Exception):
@@ -102,7 +107,10 @@ def analysis_fingerprint() -> str:
     import bot.text
 
     text_files = sorted(Path(bot.text.__file__ or "").parent.glob("*.*"))
-    sources = [Path(m.__file__ or "") for m in (bot.search, sys.modules[Release.__module__])]
+    import bot.packed
+
+    sources = [Path(m.__file__ or "")
+               for m in (bot.search, bot.packed, sys.modules[Release.__module__])]
     for path in [*sources, *text_files]:
         with contextlib.suppress(OSError, TypeError):
             digest.update(path.read_bytes())
@@ -199,31 +207,66 @@ def _slices(items: list[Any]) -> tuple[int, Iterator[list[Any]]]:
     return count, (items[i * CHUNK:(i + 1) * CHUNK] for i in range(count))
 
 
-def _dict_slices(value: dict[Any, Any]) -> tuple[int, Iterator[dict[Any, Any]]]:
-    count = max(1, -(-len(value) // CHUNK))
+def _runs(sizes: Iterable[int]) -> list[int]:
+    """How many items go in each frame: at most :data:`CHUNK`, and no more than
+    :data:`FRAME_BYTES` of payload unless one item alone is larger."""
+    runs: list[int] = []
+    items = total = 0
+    for size in sizes:
+        if items and (items == CHUNK or total + size > FRAME_BYTES):
+            runs.append(items)
+            items = total = 0
+        items += 1
+        total += size
+    runs.append(items)  # the last (or the only, maybe empty) frame
+    return runs
+
+
+def _sized_slices(items: list[bytes]) -> tuple[int, Iterator[list[bytes]]]:
+    """(how many, the chunks of a list of bytes, each about FRAME_BYTES at most)."""
+    runs = _runs(map(len, items))
+
+    def chunks() -> Iterator[list[bytes]]:
+        start = 0
+        for run in runs:
+            yield items[start:start + run]
+            start += run
+
+    return len(runs), chunks()
+
+
+def _dict_slices(value: dict[Any, Any], runs: list[int] | None = None
+                 ) -> tuple[int, Iterator[dict[Any, Any]]]:
+    """(how many, the chunks of a dict): ``runs`` items each, else :data:`CHUNK`."""
+    if runs is None:
+        runs = [CHUNK] * max(1, -(-len(value) // CHUNK))
 
     def chunks() -> Iterator[dict[Any, Any]]:
         items = iter(value.items())  # nothing adds to the index meanwhile (see save)
-        for _ in range(count):
-            yield dict(islice(items, CHUNK))
+        for run in runs:
+            yield dict(islice(items, run))
 
-    return count, chunks()
+    return len(runs), chunks()
 
 
 def _encode(name: str, value: Any, state: dict[str, Any]
             ) -> tuple[int, int, Iterator[Any]]:
     """(tag, number of frames, the frames) for one attribute of the index."""
-    if isinstance(value, list) and value and any(isinstance(v, Release) for v in value[:64]):
-        count, chunks = _slices(value)
-        return _RELEASES, count, ([None if r is None else _release_tuple(r) for r in chunk]
-                                  for chunk in chunks)
+    if isinstance(value, PackedReleases):
+        # The blocks are compressed already: written as they are (the tail first).
+        blocks, tail = value.export()
+        count, chunks = _sized_slices(blocks)
+        return _PACKED, count + 1, itertools.chain([tail], chunks)
+    if isinstance(value, array):
+        return _ARRAY, 1, iter([(value.typecode, value.tobytes())])
     if isinstance(value, list) and value and all(type(v) is date for v in value[:64]):
         count, chunks = _slices(value)
         return _DATES, count, ([d.toordinal() for d in chunk] for chunk in chunks)
     if isinstance(value, Counter):
         return (_COUNTER, *_dict_slices(value))
     if isinstance(value, dict) and value and all(isinstance(v, array) for v in value.values()):
-        count, chunks = _dict_slices(value)
+        runs = _runs(len(a) * a.itemsize + 16 for a in value.values())  # + key
+        count, chunks = _dict_slices(value, runs)
         return _ARRAYS, count, ({k: (a.typecode, a.tobytes()) for k, a in chunk.items()}
                                 for chunk in chunks)
     if isinstance(value, dict) and value:
@@ -231,7 +274,9 @@ def _encode(name: str, value: Any, state: dict[str, Any]
         owners = {id(v): n for n, v in state.items() if n != name}
         if all(id(v) in owners for v in value.values()):
             return _ALIAS, 1, iter([{k: owners[id(v)] for k, v in value.items()}])
-    if isinstance(value, list):
+    if isinstance(value, list) and value and all(type(v) is bytes for v in value[:64]):
+        count, chunks = _sized_slices(value)  # e.g. word sequences: 20 MB at 100,000
+    elif isinstance(value, list):
         count, chunks = _slices(value)
     elif isinstance(value, dict):
         count, chunks = _dict_slices(value)
@@ -243,11 +288,6 @@ def _encode(name: str, value: Any, state: dict[str, Any]
     except ValueError:  # a type marshal does not know: pickle handles the rest
         return _PICKLE, 1, iter([pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)])
     return _PLAIN, count, itertools.chain([first], chunks)
-
-
-def _release_tuple(release: Release) -> tuple[Any, ...]:
-    return (release.id, release.kind, release.title, release.date.toordinal(), release.place,
-            release.summary, release.url, release.topics)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,7 +327,6 @@ def load(path: Path, *, store_id: str, fingerprint: str) -> Snapshot | None:
                     aliases[name] = next(frames)
                 else:
                     state[name] = _decode(tag, frames)
-            _share_dates(state)
             for name, mapping in aliases.items():
                 state[name] = {key: state[owner] for key, owner in mapping.items()}
             revision = int(header["revision"])
@@ -300,19 +339,6 @@ def load(path: Path, *, store_id: str, fingerprint: str) -> Snapshot | None:
         raise SnapshotError(f"{path}: holds {len(index)} releases, header says "
                             f"{header['releases']}")
     return Snapshot(index, revision)
-
-
-def _share_dates(state: dict[str, Any]) -> None:
-    """Lists of dates that run beside the list of releases point at the releases' dates."""
-    releases = next((v for v in state.values() if isinstance(v, list) and v
-                     and any(isinstance(r, Release) for r in v[:64])), None)
-    if releases is None:
-        return
-    for name, value in state.items():
-        if (isinstance(value, list) and len(value) == len(releases) and value
-                and type(value[0]) is date):
-            state[name] = [d if r is None or r.date != d else r.date
-                           for r, d in zip(releases, value, strict=True)]
 
 
 def _read_frame(file: IO[bytes]) -> Any:
@@ -329,11 +355,14 @@ def _read_frame(file: IO[bytes]) -> Any:
 
 
 def _decode(tag: int, frames: Iterator[Any]) -> Any:
-    if tag == _RELEASES:
-        make, from_ordinal = Release, date.fromordinal
-        return [None if t is None else make(t[0], t[1], t[2], from_ordinal(t[3]), t[4], t[5],
-                                             t[6], t[7])
-                for chunk in frames for t in chunk]
+    if tag == _PACKED:
+        tail = next(frames)
+        return PackedReleases.from_export([block for chunk in frames for block in chunk], tail)
+    if tag == _ARRAY:
+        typecode, data = next(frames)
+        values = array(typecode)
+        values.frombytes(data)
+        return values
     if tag == _DATES:
         from_ordinal = date.fromordinal
         return [from_ordinal(o) for chunk in frames for o in chunk]

@@ -350,6 +350,45 @@ def test_release_dates_survive(tmp_path: Path) -> None:
     assert loaded.index.get(release.id).date == date(2031, 1, 3)  # type: ignore[union-attr]
 
 
+def test_big_sections_are_written_in_frames_of_bounded_size(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Frames were bounded by item count only: the posting lists of common words, or all the
+    # packed releases, made one frame of tens of MB (held twice while written and read).
+    releases = generate_releases(600, seed=9)
+    fresh = SearchIndex(releases)
+    monkeypatch.setattr(snapshot, "FRAME_BYTES", 4096)
+    monkeypatch.setattr(snapshot, "CHUNK", 64)  # 64 packed blocks, or long lists, are more
+    written: list[int] = []
+    real = snapshot._write_frame
+
+    def spy(out: Any, value: Any) -> None:
+        start = out.tell()
+        real(out, value)
+        written.append(out.tell() - start)
+
+    monkeypatch.setattr(snapshot, "_write_frame", spy)
+    path = tmp_path / "index"
+    snapshot.save(fresh, path, store_id="a", revision=1, fingerprint="f")
+    assert len(written) > 40 and max(written) < 8 * 4096  # else 200 KB (64 blocks)
+    loaded = snapshot.load(path, store_id="a", fingerprint="f")
+    assert loaded is not None and _answers(loaded.index) == _answers(fresh)
+
+
+def test_every_release_field_survives_including_language_and_group(tmp_path: Path) -> None:
+    # Format 1 dropped a release's language and group: a French release came back English
+    # (and was then searched, and removed, with English stems).
+    french = Release("ilo-2031-7.fr", "Communiqué", "Le travail des enfants", date(2031, 2, 1),
+                     "Genève", "Les travailleurs migrants.", "https://example.org/fr",
+                     ("child labour",), language="fr", group="ilo-2031-7")
+    releases = [*generate_releases(40, seed=5), french]  # the French one in the unpacked tail
+    path = tmp_path / "index"
+    snapshot.save(SearchIndex(releases), path, store_id="a", revision=1, fingerprint="f")
+    loaded = snapshot.load(path, store_id="a", fingerprint="f")
+    assert loaded is not None
+    assert [loaded.index.get(r.id) for r in releases] == releases
+    assert [h.release for h in loaded.index.search("travail lang:fr").hits] == [french]
+
+
 
 
 async def test_releases_ingested_during_the_load_are_searchable_when_it_ends(
