@@ -678,6 +678,13 @@ class SearchIndex:
         assert None not in releases, "a live slot lost its release"
         return releases  # type: ignore[return-value]
 
+    def _sequence_code(self, term: str) -> bytes | None:
+        """The code ``term`` has in the word sequences (its root's), None for an unknown root.
+
+        Read-only, unlike the build's memo ``_sequence_id`` (not kept in a snapshot)."""
+        rid = self._root_id.get(root(term))
+        return None if rid is None else _encode_id(rid)
+
     def _family_of(self, rid: int | None) -> tuple[int, ...]:
         """The term ids of a root (a word family), () for an unknown root."""
         mates = self._family.get(rid, ())  # type: ignore[arg-type]

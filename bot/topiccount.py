@@ -181,11 +181,11 @@ class TopicCounter:
         index, stop_terms = self.index, self._stop_terms[lang]
         sure, maybe = set(), set()
         for term in stop_terms:
-            code = index._sequence_id.get(term)
+            code = index._sequence_code(term)
             if code is None:
                 continue
             maybe.add(code)
-            family = index._family.get(_decode_id(code), ())
+            family = index._family_of(_decode_id(code))
             if all(index._terms[t] in stop_terms for t in family):
                 sure.add(code)
         return _alternation(sure), _alternation(maybe)
@@ -328,11 +328,11 @@ class TopicCounter:
         codes: set[bytes] = set()
         others: list[int] = []
         for tid in tids:
-            code = index._sequence_id.get(index._terms[tid])
+            code = index._sequence_code(index._terms[tid])
             if code is None or code in codes:
                 continue
             codes.add(code)
-            others.extend(t for t in index._family.get(_decode_id(code), ())
+            others.extend(t for t in index._family_of(_decode_id(code))
                           if _key(index._terms[t], lang) != key or index._terms[t] in stop_terms)
         return codes, others
 

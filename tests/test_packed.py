@@ -74,13 +74,3 @@ def test_the_index_lists_every_release_newest_first_lazily() -> None:
     index.remove(view[1].id)  # a release removed after the view was made is skipped
     assert len(list(view)) == len(releases) - 1
     assert list(index.newest()) == index.latest(len(releases))
-
-
-def test_topic_counts_read_the_index_lazily() -> None:
-    from bot import subscriptions
-    from bot.search import SearchIndex
-
-    index = SearchIndex(generate_releases(40, seed=4))
-    releases = subscriptions.all_releases(index)
-    assert not isinstance(releases, list)  # not 100,000 decoded releases at once
-    assert list(releases) == index.latest(len(index))
