@@ -191,8 +191,8 @@ async def _add(svc: Services, target: Target, topic: Topic, cadence: str | None 
                 f"the spelling, or see /topics. "
                 f"Undo: <code>/unsubscribe {_remote_prefix(target)}{escape(topic.key)}</code>")
     if when:
-        return (f"✅ Subscribed {where} to {label}{when}. It matches {matched} of {scope} so "
-                f"far.")
+        # ``scope`` already says "so far" (or "the newest N of M").
+        return f"✅ Subscribed {where} to {label}{when}. It matches {matched} of {scope}."
     return (f"✅ Subscribed {where} to {label}. It matches {matched} of {scope}; "
             f"new ones will be sent {'there' if target.remote else 'here'}.")
 
