@@ -218,6 +218,10 @@ class _Reader:
         api = self._get("telegram", "api_base_url", str, DEFAULT_API_BASE_URL).rstrip("/")
         if not api.startswith(("http://", "https://")):
             raise ConfigError(f"{self.where}: [telegram] api_base_url: expected an http(s) URL")
+        if "{token}" not in api and not urlsplit(api).path:
+            # The token is appended to it: with no path it would run into the host or port.
+            raise ConfigError(f"{self.where}: [telegram] api_base_url: the token is appended "
+                              f"to it, so it needs a path, like {DEFAULT_API_BASE_URL}")
         admins = self._get("bot", "admins", list, [])
         if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
             raise ConfigError(f"{self.where}: [bot] admins: expected a list of numeric user ids")
