@@ -7,6 +7,7 @@ paths resolve against the current folder; with a file they resolve against its f
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -188,6 +189,9 @@ class _Reader:
     def _number(self, table: str, key: str, default: float, *, minimum: float = 0.0,
                 integer: bool = False) -> Any:
         value = self._get(table, key, int if integer else (int, float), default)
+        if not math.isfinite(value):  # TOML allows inf and nan; no setting means them
+            raise ConfigError(f"{self.where}: [{table}] {key}: expected a finite number, "
+                              f"got {value}")
         if value <= minimum:
             raise ConfigError(f"{self.where}: [{table}] {key}: must be greater than {minimum:g}")
         return value

@@ -63,6 +63,9 @@ def test_postgres_url_is_kept(tmp_path: Path) -> None:
     "[sources]\nfiles = 'data/releases.json'\n",
     "[sources]\nfiles = ['']\n",
     "[delivery]\nmax_attempts = -1\n",
+    "[delivery]\nmessages_per_second = inf\n",
+    "[delivery]\nbackoff_seconds = nan\n",
+    "[sources]\npoll_seconds = +inf\n",
     "telegram = 5\n",
 ])
 def test_bad_values_name_file_and_key(tmp_path: Path, text: str) -> None:
