@@ -149,12 +149,17 @@ async def open_services(settings: Settings, *, load_index: bool = True) -> Servi
     and for :func:`running`, which loads it in the background once the bot is up.
     """
     store = await Store.open(settings.storage.database)
-    topics = (TopicMatcher.from_file(settings.topics_file) if settings.topics_file.is_file()
-              else TopicMatcher.default())
-    # Search knows the taxonomy too, so "/search OSH" finds what the topic "OSH" matches.
-    ingestor = Ingestor(store, SearchIndex(synonyms=topics.synonyms), topics)
-    if load_index:
-        await IndexKeeper(ingestor, snapshot_path(settings)).load(save=False)
+    try:
+        topics = (TopicMatcher.from_file(settings.topics_file) if settings.topics_file.is_file()
+                  else TopicMatcher.default())
+        # Search knows the taxonomy too, so "/search OSH" finds what the topic "OSH" matches.
+        ingestor = Ingestor(store, SearchIndex(synonyms=topics.synonyms), topics)
+        if load_index:
+            await IndexKeeper(ingestor, snapshot_path(settings)).load(save=False)
+    except BaseException:
+        # An open store keeps a worker thread that would keep the process from exiting.
+        await store.close()
+        raise
     return Services(settings, store, ingestor.index, topics, ingestor)
 
 
@@ -173,22 +178,27 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
     settings: Settings = app.bot_data["settings"]
     _check_listener(settings)
     svc = await open_services(settings, load_index=False)
-    attach(app.bot_data, svc)
-    keeper = IndexKeeper(svc.ingestor, snapshot_path(settings))
-    shared = svc.store.engine.dialect.name == "postgresql"
-    poller = SourcePoller(settings.sources, svc.store, svc.ingestor, shared=shared)
-    deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added,
-                          languages=svc.languages)
-    if shared:
-        deliverer.lane.share(SharedSlots(svc.store, deliverer.lane.interval))
-    polling = not settings.telegram.webhook_url
-    coordinator = Coordinator(
-        svc.store, process_identity(), poller, svc.ingestor,
-        poll_seconds=settings.sources.poll_seconds,
-        start_updates=(lambda: _start_polling(app, settings, poll_interval)) if polling else None,
-        stop_updates=app.updater.stop if polling and app.updater else None,
-    ) if shared else None
-    server = _http_server(app, svc)
+    try:
+        attach(app.bot_data, svc)
+        keeper = IndexKeeper(svc.ingestor, snapshot_path(settings))
+        shared = svc.store.engine.dialect.name == "postgresql"
+        poller = SourcePoller(settings.sources, svc.store, svc.ingestor, shared=shared)
+        deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added,
+                              languages=svc.languages)
+        if shared:
+            deliverer.lane.share(SharedSlots(svc.store, deliverer.lane.interval))
+        polling = not settings.telegram.webhook_url
+        coordinator = Coordinator(
+            svc.store, process_identity(), poller, svc.ingestor,
+            poll_seconds=settings.sources.poll_seconds,
+            start_updates=((lambda: _start_polling(app, settings, poll_interval))
+                           if polling else None),
+            stop_updates=app.updater.stop if polling and app.updater else None,
+        ) if shared else None
+        server = _http_server(app, svc)
+    except BaseException:
+        await svc.store.close()  # else its worker thread keeps the process alive
+        raise
     active_metrics = contextlib.ExitStack()  # current in every task started below
     active_metrics.enter_context(metrics.activate(metrics.for_app(app)))
     watchdog = asyncio.get_running_loop().create_task(_watch_store(svc), name="newsbot-store")

@@ -7,6 +7,7 @@ paths resolve against the current folder; with a file they resolve against its f
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -196,6 +197,9 @@ class _Reader:
     def _number(self, table: str, key: str, default: float, *, minimum: float = 0.0,
                 integer: bool = False) -> Any:
         value = self._get(table, key, int if integer else (int, float), default)
+        if not math.isfinite(value):  # TOML allows inf and nan; no setting means them
+            raise ConfigError(f"{self.where}: [{table}] {key}: expected a finite number, "
+                              f"got {value}")
         if value <= minimum:
             raise ConfigError(f"{self.where}: [{table}] {key}: must be greater than {minimum:g}")
         return value
@@ -226,6 +230,10 @@ class _Reader:
         api = self._get("telegram", "api_base_url", str, DEFAULT_API_BASE_URL).rstrip("/")
         if not api.startswith(("http://", "https://")):
             raise ConfigError(f"{self.where}: [telegram] api_base_url: expected an http(s) URL")
+        if "{token}" not in api and not urlsplit(api).path:
+            # The token is appended to it: with no path it would run into the host or port.
+            raise ConfigError(f"{self.where}: [telegram] api_base_url: the token is appended "
+                              f"to it, so it needs a path, like {DEFAULT_API_BASE_URL}")
         admins = self._get("bot", "admins", list, [])
         if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
             raise ConfigError(f"{self.where}: [bot] admins: expected a list of numeric user ids")

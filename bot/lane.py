@@ -23,6 +23,10 @@ How one message goes out:
    to anyone, whatever the priority, until it has passed. A reply is then sent again (it is
    never replaced by an error message); the delivery loop asks for the 429 instead
    (``retry_429=False``), because it records the retry on the outbox row itself.
+4. **A 5xx answer, or no connection at all,** means Telegram did not carry the call out, so a
+   reply (and the answer to a button press or inline query) is sent again, up to
+   :data:`REPLY_RETRIES` times, a little later each time: otherwise one 502 from Telegram
+   leaves a person with no answer. A timeout is not retried: the message may have been sent.
 
 Answers to button presses and inline queries (``answerCallbackQuery``, ``answerInlineQuery``)
 are not messages in a chat and Telegram does not count them against the message limits; they
@@ -51,7 +55,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from telegram.error import RetryAfter
+import httpx
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
@@ -80,6 +85,12 @@ RATE_MARGIN = 0.97
 ON_TIME = 0.5
 #: A reply that meets 429 is retried this many times (each after the whole pause).
 MAX_RETRIES = 5
+#: A reply Telegram surely did not carry out (5xx, no connection) is sent again this many
+#: times, after waits of RETRY_WAIT, twice that, ... seconds.
+REPLY_RETRIES = 3
+RETRY_WAIT = 0.5
+#: Answers to people that are not messages, retried like replies (see :func:`unsent`).
+ANSWER_METHODS = frozenset({"answerCallbackQuery", "answerInlineQuery"})
 #: Forget idle chats' turns once this many are remembered.
 MAX_CHATS = 10_000
 #: With a shared grid: most slots booked at once, and the wait before asking again when
@@ -127,6 +138,16 @@ def chat_key(chat_id: object) -> ChatKey | None:
         except ValueError:
             return text.lower() or None
     return None
+
+
+def unsent(exc: BaseException) -> bool:
+    """Whether a failed call surely did nothing, so sending it again cannot duplicate it:
+    Telegram answered with a server error (5xx: python-telegram-bot raises a bare
+    NetworkError with no cause), or the connection was never made. Not a timeout nor a
+    connection lost mid-answer (the message may have gone), nor a 400."""
+    if not isinstance(exc, NetworkError) or isinstance(exc, (TimedOut, BadRequest)):
+        return False
+    return exc.__cause__ is None or isinstance(exc.__cause__, httpx.ConnectError)
 
 
 @dataclass
@@ -230,11 +251,12 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
         """Run ``call`` (one Bot API call sending to ``chat_id``) in a slot of the lane.
 
         A 429 pauses the lane; then the call is sent again after the pause (up to
-        ``max_retries`` times), or, with ``retry_429=False``, the :class:`RetryAfter` is
-        raised for the caller to record.
+        ``max_retries`` times), and one Telegram did not carry out (:func:`unsent`) a few
+        seconds later; with ``retry_429=False`` (the delivery loop, which records retries
+        on the outbox row) the error is raised for the caller instead.
         """
         key = chat_key(chat_id)
-        attempt = 0
+        attempt = failures = 0
         while True:
             try:
                 return await self._once(call, key, priority)
@@ -244,6 +266,13 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
                     raise
                 attempt += 1
                 self.stats.retried += 1
+            except NetworkError as exc:
+                if not retry_429 or failures >= REPLY_RETRIES or not unsent(exc):
+                    raise
+                failures += 1
+                self.stats.retried += 1
+                log.warning("Telegram did not take a reply (%s): sending it again", exc)
+                await asyncio.sleep(RETRY_WAIT * 2 ** (failures - 1))
 
     async def _once(self, call: Callable[[], Awaitable[T]], key: ChatKey | None,
                     priority: int) -> T:
@@ -430,7 +459,7 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
             priority = (rate_limit_args or {}).get("priority", REPLY)
             return await self.send(lambda: callback(*args, **kwargs),
                                    chat_id=data.get("chat_id"), priority=priority)
-        attempt = 0
+        attempt = failures = 0
         while True:  # not a message: no slot, no queue, but a 429 is still waited out
             try:
                 return await callback(*args, **kwargs)
@@ -442,7 +471,16 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
                 attempt += 1
                 self.stats.retried += 1
                 await asyncio.sleep(wait)
+            except NetworkError as exc:
+                # Answers to people are retried like replies; other calls have their own
+                # retries (start-up) or are not worth it.
+                if (endpoint not in ANSWER_METHODS or failures >= REPLY_RETRIES
+                        or not unsent(exc)):
+                    raise
+                failures += 1
+                self.stats.retried += 1
+                await asyncio.sleep(RETRY_WAIT * 2 ** (failures - 1))
 
 
-__all__ = ["ALERT", "MESSAGE_METHODS", "REPLY", "Lane", "LaneStats", "chat_key",
-           "retry_after_seconds"]
+__all__ = ["ALERT", "MESSAGE_METHODS", "REPLY", "REPLY_RETRIES", "Lane", "LaneStats", "chat_key",
+           "retry_after_seconds", "unsent"]

@@ -8,6 +8,8 @@ where SQLite would show it:
   such connections stay read-only: exactly what kept the bot from recovering.
 * ``disk_full``: every write fails with SQLite's own "database or disk is full".
 * ``fail_writes_to``: writes whose SQL contains this text fail (e.g. "UPDATE outbox").
+* ``io_error``: every statement, reads too, fails with SQLite's "disk I/O error" (a disk
+  that stopped answering for a while).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class StoreFaults:
         self.read_only = False
         self.disk_full = False
         self.fail_writes_to: str | None = None
+        self.io_error = False
         self.failures = 0
         engine = store.engine.sync_engine
         event.listen(engine.pool, "checkout", self._checkout)
@@ -40,6 +43,9 @@ class StoreFaults:
             cursor.close()
 
     def _before_execute(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.io_error:
+            self.failures += 1
+            raise sqlite3.OperationalError("disk I/O error")
         if not statement.lstrip().upper().startswith(_WRITES):
             return
         if self.disk_full:

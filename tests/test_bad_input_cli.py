@@ -129,3 +129,24 @@ async def test_wrong_api_path_is_reported_as_a_404_not_a_refused_token(
     line = one_line(err.decode())
     assert "answered 404" in line and "api_base_url" in line and "refused" not in line
     assert SECRET not in out.decode() + err.decode()
+
+
+async def test_run_with_a_broken_topics_file_exits_at_once_with_one_line(
+        emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A start-up failure after the store was opened used to leave the store's thread
+    running: the error line, then a process that never exited (and a traceback on Ctrl+C)."""
+    topics = tmp_path / "topics.toml"
+    topics.write_text("not toml [", encoding="utf-8")
+    config = _run_config(tmp_path, emulator.base_url, SECRET)
+    config.write_text(config.read_text().replace(str(DATA / "topics.toml"), str(topics)))
+    proc = await _newsbot(config, "run")
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    line = one_line(err.decode())
+    assert proc.returncode != 0
+    assert str(topics) in line and "not valid TOML" in line
+    assert SECRET not in line + out.decode()

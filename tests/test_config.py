@@ -63,6 +63,9 @@ def test_postgres_url_is_kept(tmp_path: Path) -> None:
     "[sources]\nfiles = 'data/releases.json'\n",
     "[sources]\nfiles = ['']\n",
     "[delivery]\nmax_attempts = -1\n",
+    "[delivery]\nmessages_per_second = inf\n",
+    "[delivery]\nbackoff_seconds = nan\n",
+    "[sources]\npoll_seconds = +inf\n",
     "telegram = 5\n",
 ])
 def test_bad_values_name_file_and_key(tmp_path: Path, text: str) -> None:
@@ -71,6 +74,24 @@ def test_bad_values_name_file_and_key(tmp_path: Path, text: str) -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(path, env={})
     assert str(path) in str(exc.value)
+
+
+@pytest.mark.parametrize("url", ["https://api.telegram.org", "https://api.telegram.org/",
+                                 "http://127.0.0.1:8081/"])
+def test_api_base_url_without_a_path_is_refused(tmp_path: Path, url: str) -> None:
+    """The token is appended to the URL: without a path it would land on the host's port
+    ("Invalid port: '8081<token>'", retried for 15 s as if the server were down)."""
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[telegram]\napi_base_url = '{url}'\n")
+    with pytest.raises(ConfigError, match=r"\[telegram\] api_base_url: .*/bot"):
+        load_settings(path, env={})
+
+
+def test_api_base_url_with_a_path_or_token_placeholder_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    for url in ("http://127.0.0.1:8081/bot", "https://api.telegram.org/bot{token}/test"):
+        path.write_text(f"[telegram]\napi_base_url = '{url}'\n")
+        assert load_settings(path, env={}).telegram.api_base_url == url
 
 
 def test_file_url_sits_next_to_the_api_url() -> None:

@@ -20,6 +20,7 @@ from bot.app import build_application, running
 from bot.config import DeliverySettings, Settings
 from bot.emulator import Emulator, FloodLimits
 from bot.handlers.browse import MORE_PREFIX
+from bot.lane import REPLY_RETRIES
 from tests.conftest import BOT_USERNAME, TOKEN, BotHarness, make_settings
 from tests.test_delivery import queue, release
 
@@ -136,13 +137,34 @@ async def test_a_429_on_a_reply_is_waited_out_and_the_reply_sent(newsbot: BotHar
     assert [r.status for r in message_sends(emu, {chat_id})] == [429, 200]
 
 
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_a_reply_that_meets_a_server_error_is_sent_again(newsbot: BotHarness,
+                                                                 status: int) -> None:
+    """Telegram's 5xx answers are transient: the person still gets their one reply."""
+    emu, chat_id = newsbot.emu, newsbot.chat["id"]
+    emu.faults.add("sendMessage", chat_id=chat_id, error=status, times=2)
+    [answer] = await newsbot.ask(SEARCH)
+    assert right_reply(SEARCH, answer["text"])
+    assert [r.status for r in message_sends(emu, {chat_id})] == [status, status, 200]
+
+
+async def test_a_button_answer_that_meets_a_server_error_is_sent_again(
+        newsbot: BotHarness) -> None:
+    [page] = await newsbot.ask("/search safety")
+    data = page["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    newsbot.emu.faults.add("answerCallbackQuery", error=502)
+    query = newsbot.emu.press_button(page, data, from_user=newsbot.user)
+    await newsbot.emu.wait_for(lambda: query["id"] in newsbot.emu.callback_answers)
+
+
 async def test_a_failed_reply_after_the_subscription_was_stored_is_not_called_a_failure(
         newsbot: BotHarness) -> None:
     emu, chat_id = newsbot.emu, newsbot.chat["id"]
-    emu.faults.add("sendMessage", chat_id=chat_id, error=500)  # Telegram fails the reply
+    # Telegram fails the reply, again and again (each retry too).
+    emu.faults.add("sendMessage", chat_id=chat_id, error=500, times=REPLY_RETRIES + 1)
     emu.send_message(newsbot.chat, SUBSCRIBE, from_user=newsbot.user)
-    await until(lambda: any(r.status == 500 for r in message_sends(emu, {chat_id})),
-                "the failed reply")
+    await until(lambda: [r.status for r in message_sends(emu, {chat_id})]
+                == [500] * (REPLY_RETRIES + 1), "the failed reply and its retries")
     [listing] = await newsbot.ask("/subscriptions")
     assert "trafficking" in listing["text"]  # the subscription was stored...
     assert [m["text"] for m in emu.sent(chat_id)] == [listing["text"]]  # ...and no "Sorry"

@@ -84,6 +84,8 @@ async def test_daily_digest_arrives_once_at_its_time_with_what_matched(
     emu, chat = digest_bot.emu, digest_bot.chat["id"]
     [answer] = await digest_bot.ask("/subscribe trafficking daily")
     assert "daily digest at 08:00 (UTC)" in answer["text"]
+    assert "It matches 2 of the 10 releases so far." in answer["text"]
+    assert "so far so far" not in answer["text"]
     await digest_bot.ask("/subscribe mekong daily")  # matches the same release: shown once
     before = len(emu.sent(chat))
     append_release(releases_file, NEW_TRAFFICKING)

@@ -89,7 +89,7 @@ async def _old_database(url: str, version: int) -> None:
 
 
 async def _check_migration(url: str, start: int) -> None:
-    # Version 2 is another branch's step (not in this one): ours must apply after it.
+    # Schema 3 added the language columns; later versions (digests: 5) apply on top of it.
     await _old_database(url, start)
     store = await Store.open(url)
     try:

@@ -20,6 +20,7 @@ from bot.config import ConfigError, ServerSettings, Settings, SourceSettings
 from bot.emulator import Emulator
 from bot.server import SECRET_HEADER, HttpServer
 from tests.conftest import DATA, TOKEN, BotHarness, make_settings
+from tests.storefaults import StoreFaults
 
 PUBLIC = "https://bot.example.org/"
 HOOK_URL = PUBLIC + "telegram/hook"
@@ -146,35 +147,29 @@ async def test_bot_down_then_up_gets_the_update_again(hooked: BotHarness,
 # -- health -----------------------------------------------------------------------------------
 
 async def test_healthz_ok_then_unavailable_when_the_store_breaks(
-        emulator: Emulator, tmp_path: Path, http: aiohttp.ClientSession,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "db"
+        emulator: Emulator, tmp_path: Path, http: aiohttp.ClientSession) -> None:
     settings = webhook_settings(tmp_path, emulator)
-    settings = dataclasses.replace(settings, storage=dataclasses.replace(
-        settings.storage, database=f"sqlite:///{folder / 'bot.sqlite3'}"))
     async with running(build_application(settings)) as services:
         url = f"http://127.0.0.1:{services.extra['http'].port}/healthz"
         async with http.get(url) as response:
             assert response.status == 200
             body = await response.json()
             assert body["status"] == "ok" and body["mode"] == "webhook"
-        # The database goes away (a disk unmounted): new connections fail. The store's
-        # watchdog would (rightly) take the vanished file for a deleted one and stop the bot for
-        # good (tests/test_store_faults.py); here the point is /healthz following a store that
-        # fails and then answers again, so the file check is left out.
-        monkeypatch.setattr(services.store, "check_file", lambda: None)
-        await services.store.engine.dispose()
-        os.rename(folder, tmp_path / "db-away")
-        try:
-            async with http.get(url) as response:
-                assert response.status == 503
-                body = await response.json()
-                assert body["status"] == "unavailable" and body["error"]
-        finally:
-            await services.store.engine.dispose()
-            os.rename(tmp_path / "db-away", folder)
+        # The disk stops answering for a while, then comes back: 503 meanwhile, then 200.
+        faults = StoreFaults(services.store)
+        faults.io_error = True
+        async with http.get(url) as response:
+            assert response.status == 503
+            body = await response.json()
+            assert body["status"] == "unavailable" and "disk I/O error" in body["error"]
+        faults.io_error = False
         async with http.get(url) as response:
             assert response.status == 200
+        # The database file deleted under the bot: unavailable for good (the bot stops).
+        os.remove(tmp_path / "test.sqlite3")
+        async with http.get(url) as response:
+            assert response.status == 503
+            assert "was deleted" in (await response.json())["error"]
 
 
 async def test_healthz_unavailable_when_the_store_hangs(

@@ -200,7 +200,7 @@ async def _add(svc: Services, target: Target, topic: Topic, cadence: str | None 
                  "the spelling, or see /topics. Undo: {undo}").format(
             where=where, topic=label, scope=scope, undo=undo)
     if when:
-        text = _("✅ Subscribed {where} to {topic}{when}. It matches {count} of {scope} so far.")
+        text = _("✅ Subscribed {where} to {topic}{when}. It matches {count} of {scope}.")
     elif target.remote:
         text = _("✅ Subscribed {where} to {topic}. It matches {count} of {scope}; "
                  "new ones will be sent there.")
