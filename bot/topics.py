@@ -188,6 +188,15 @@ class PreparedRelease:
         self._by_letter = {k: tuple(sorted(v)) for k, v in by_letter.items()}
         self._hits: dict[tuple[str, str], frozenset[str]] = {}
 
+    @property
+    def keys(self) -> frozenset[str]:
+        """Every word key of the release (what an exact topic word must equal)."""
+        return self._stems
+
+    def typo_words(self) -> list[tuple[str, str]]:
+        """The (word, key) pairs a topic word may be a typo of (five letters or more)."""
+        return [pair for pairs in self._by_letter.values() for pair in pairs]
+
     def hits(self, word: str, word_stem: str) -> frozenset[str]:
         """The release's stems that a topic word matches: its own stem, or typos of it."""
         key = (word, word_stem)
