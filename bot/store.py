@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 7
 _CHUNK = 500
+#: Outbox rows written per statement when a release is planned.
+_OUTBOX_SLICE = 2000
 
 metadata = sa.MetaData()
 
@@ -594,14 +596,18 @@ class Store:
             if deliveries:
                 slots = await self._digest_slots(conn, deliveries)
                 due_now = clock.now()  # the clock delivery compares due times with
-                await conn.execute(outbox_table.insert(), [
-                    {"release_id": d.release_id, "release_key": release_key(d.release_id),
-                     "chat_id": d.chat_id,
-                     "thread_id": d.thread_id, "topics": json.dumps(list(d.topics)),
-                     "status": PENDING, "attempts": 0,
-                     "next_attempt_at": slots.get((d.chat_id, d.cadence), due_now),
-                     "digest": d.cadence if d.cadence in DIGESTS else "",
-                     "created_at": now} for d in deliveries])
+                # In slices: the event loop runs between them (commands are answered while
+                # a release reaching many chats is written), all in this one transaction.
+                for start in range(0, len(deliveries), _OUTBOX_SLICE):
+                    await conn.execute(outbox_table.insert(), [
+                        {"release_id": d.release_id, "release_key": release_key(d.release_id),
+                         "chat_id": d.chat_id,
+                         "thread_id": d.thread_id, "topics": json.dumps(list(d.topics)),
+                         "status": PENDING, "attempts": 0,
+                         "next_attempt_at": slots.get((d.chat_id, d.cadence), due_now),
+                         "digest": d.cadence if d.cadence in DIGESTS else "",
+                         "created_at": now}
+                        for d in deliveries[start:start + _OUTBOX_SLICE]])
         return UpsertResult(new, updated, unchanged, len(deliveries), revision)
 
     async def _digest_slots(self, conn: AsyncConnection,
