@@ -18,6 +18,7 @@ from bot.percolate import TopicIndex
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Delivery, Store, Subscription, UpsertResult
+from bot.text import stem
 from bot.topics import Topic, TopicError, TopicMatcher
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ _THREAD_THRESHOLD = 200
 _PAGE = 5000
 #: The topic index is rebuilt from the store this often (to forget topics nobody follows).
 TOPICS_REBUILD_SECONDS = 300.0
+#: Below this many indexed releases, word frequencies say little: words are ranked by length.
+_FREQUENCY_MIN_RELEASES = 200
 
 
 class Ingestor:
@@ -183,7 +186,9 @@ class Ingestor:
         now = time.monotonic()
         if self._topic_index is None or now - self._topics_built > TOPICS_REBUILD_SECONDS:
             keys, self._topics_seen = await self.store.topics_since(0)
-            index = TopicIndex(self.topics)
+            # Topics already parsed are reused: parsing is most of a rebuild's cost.
+            old = self._topic_index.topics if self._topic_index is not None else None
+            index = TopicIndex(self.topics, self._frequency, old)
             await asyncio.to_thread(index.add, keys)
             self._topic_index, self._topics_built = index, now
         else:
@@ -191,6 +196,14 @@ class Ingestor:
             if keys:
                 self._topic_index.add(keys)
         return self._topic_index
+
+    def _frequency(self, lang: str, word: str, key: str) -> int | None:
+        """About how many indexed releases hold a topic word (None until the index is worth
+        asking): the topic index posts each topic under its rarest words. The index keys
+        words by light stem, topics by a stricter key; the larger count of the two is taken."""
+        if len(self.index) < _FREQUENCY_MIN_RELEASES:
+            return None
+        return max(self.index.frequency(stem(word, lang)), self.index.frequency(key))
 
     async def plan(self, releases: Sequence[Release]) -> list[Delivery]:
         """The deliveries of those ``releases`` that are not stored yet (percolation)."""

@@ -32,8 +32,8 @@ from bot.text import typo_budget, typo_distance
 from bot.topics import Topic, TopicError, TopicMatcher
 
 _Pair = tuple[str, str]
-#: (language, key) -> how many releases hold it; smaller is rarer. None: unknown.
-Frequency = Callable[[str, str], "int | None"]
+#: (language, word, key) -> about how many releases hold it; smaller is rarer. None: unknown.
+Frequency = Callable[[str, str, str], "int | None"]
 #: Release words remembered with their typo neighbours; the map is emptied beyond this.
 _TYPO_CACHE_LIMIT = 200_000
 #: Every typo the matcher forgives is within this many Levenshtein edits, as written or as
@@ -134,7 +134,7 @@ class TopicIndex:
         return cost, posts
 
     def _rarity(self, lang: str, word: str, word_key: str) -> tuple[float, int]:
-        freq = self._frequency(lang, word_key) if self._frequency else None
+        freq = self._frequency(lang, word, word_key) if self._frequency else None
         # Typo-able words also draw their near neighbours: count them a little dearer.
         if freq is None:
             freq = 1000.0 / max(len(word), 1)

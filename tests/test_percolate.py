@@ -94,3 +94,52 @@ async def test_planning_10000_subscriptions_agrees_and_lets_the_loop_run(tmp_pat
         assert any(d.chat_id == 99_999 for d in planned)
     finally:
         await store.close()
+
+
+def test_percolation_is_exact_whatever_word_a_topic_is_posted_under() -> None:
+    """Word frequencies only choose where a topic is posted; any choice gives the same
+    answers (here random, and the index is queried before and after more topics arrive)."""
+    keys = _topic_keys(500, seed=6)
+    rng = random.Random(3)
+    frequencies: dict[tuple[str, str], int] = {}
+
+    def frequency(lang: str, word: str, key: str) -> int:
+        return frequencies.setdefault((lang, key), rng.randrange(1000))
+
+    index = TopicIndex(MATCHER, frequency)
+    first, later = keys[::2], keys[1::2]
+    index.add(first)
+    parsed = {k: MATCHER.parse(k) for k in keys if k}
+    releases = generate_releases(150, seed=21) + _extra()
+
+    def brute(chosen: list[str], release: object) -> list[str]:
+        return sorted(k for k in chosen if k == "" or MATCHER.matches(parsed[k], release))
+
+    for release in releases:
+        assert index.matching(release) == brute(first, release), release.title
+    # The typo map cached for those releases' words must learn the words posted now.
+    index.add(later)
+    for release in releases:
+        assert index.matching(release) == brute(keys, release), release.title
+
+
+def test_a_typo_topic_added_after_its_release_words_were_cached_still_matches() -> None:
+    index = TopicIndex(MATCHER)
+    index.add(["forced labour"])
+    release = replace(generate_releases(1, seed=3)[0], id="t1", title="Trafficking of miners",
+                      summary="Inspectors met the miners.", topics=())
+    assert index.matching(release) == []
+    index.add(["trafiking", "trafficking", "minres"])
+    assert index.matching(release) == sorted(
+        k for k in ("trafiking", "trafficking", "minres")
+        if MATCHER.matches(MATCHER.parse(k), release))
+    assert "trafficking" in index.matching(release)
+
+
+def test_a_rebuilt_index_reuses_parsed_topics() -> None:
+    first = TopicIndex(MATCHER)
+    first.add(["child labour", "mining"])
+    again = TopicIndex(MATCHER, parsed=first.topics)
+    again.add(["mining"])
+    assert again.topics["mining"] is first.topics["mining"]
+    assert "child labour" not in again
