@@ -288,6 +288,13 @@ class TopicMatcher:
             alternatives.append(sorted(alts, key=lambda alt: len(alt[1])))
         self._alternatives = tuple(tuple(a) for a in alternatives)
         self._plans: dict[Topic, _Plan] = {}
+        # Terms (positions in ``_terms``) by what a typed first word must share with theirs to
+        # be within a typo of it (see typo_distance): its key, or its first letter.
+        self._terms_by_first: dict[tuple[str, int, str], list[int]] = {}
+        for position, (_, lang, seq, _) in enumerate(self._terms):
+            word, word_key = seq[0]
+            for bucket in {("k:" + word_key), ("l:" + word[0])}:
+                self._terms_by_first.setdefault((lang, len(seq), bucket), []).append(position)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> TopicMatcher:
@@ -441,11 +448,18 @@ class TopicMatcher:
         if self._entry_of(text) is not None:
             return text
         typed = {lang: _content(text, lang) for lang in LANGUAGES}
+        # Only terms whose first word can be within a typo of the typed one, in file order
+        # (the first of equally close terms wins).
+        positions: set[int] = set()
+        for lang, seq in typed.items():
+            if seq:
+                word, word_key = seq[0]
+                for bucket in ("k:" + word_key, "l:" + word[0]):
+                    positions.update(self._terms_by_first.get((lang, len(seq), bucket), ()))
         best: tuple[int, str] | None = None
-        for text, lang, term_seq, _ in self._terms:
+        for position in sorted(positions):
+            text, lang, term_seq, _ = self._terms[position]
             seq = typed[lang]
-            if len(term_seq) != len(seq):
-                continue
             total = 0
             for (word, word_stem), (other, other_stem) in zip(seq, term_seq, strict=True):
                 distance = typo_distance(word, word_stem, other, other_stem)
