@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from bot.digest import strongest
+from bot.percolate import TopicIndex
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Delivery, Store, Subscription, UpsertResult
+from bot.text import stem
 from bot.topics import Topic, TopicError, TopicMatcher
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,10 @@ log = logging.getLogger(__name__)
 _THREAD_THRESHOLD = 200
 #: Releases read from the store at a time when the index is filled from it.
 _PAGE = 5000
+#: The topic index is rebuilt from the store this often (to forget topics nobody follows).
+TOPICS_REBUILD_SECONDS = 300.0
+#: Below this many indexed releases, word frequencies say little: words are ranked by length.
+_FREQUENCY_MIN_RELEASES = 200
 
 
 class Ingestor:
@@ -50,13 +57,23 @@ class Ingestor:
         #: reads the index without copying it; searches go on, additions wait).
         self.index_writes = asyncio.Lock()
         self._pending: list[Release] = []
+        #: Distinct subscription topics, indexed for percolation (built at the first plan).
+        self._topic_index: TopicIndex | None = None
+        self._topics_seen = 0
+        self._topics_built = 0.0
 
     async def ingest(self, releases: Sequence[Release], source: str | None, *, notify: bool,
                      progress: Callable[[int], None] | None = None) -> UpsertResult:
-        """Upsert ``releases``; with ``notify``, queue alerts for the new ones."""
-        plan = self.plan_deliveries if notify else None
+        """Upsert ``releases``; with ``notify``, queue alerts for the new ones.
+
+        The alerts are planned first (percolation, off the event loop, reading only the
+        subscriptions of matching topics), then the releases and their outbox rows are
+        written in one short transaction.
+        """
         async with self._write_lock:
-            result = await self.store.upsert_releases(releases, source, plan, progress)
+            planned = await self.plan(releases) if notify else None
+            result = await self.store.upsert_releases(releases, source, None, progress,
+                                                      planned=planned)
             changed = [*result.new, *result.updated]
             if not self.index_ready.is_set():
                 # The index is loading: it takes these when done (see take_pending).
@@ -149,21 +166,76 @@ class Ingestor:
 
     def plan_deliveries(self, releases: Sequence[Release],
                         subscriptions: Sequence[Subscription]) -> list[Delivery]:
-        """One delivery per (release, chat, thread) naming every topic of it that matched.
-
-        Its cadence is the soonest of the matching subscriptions': a release that an instant
-        subscription matches is an alert (and is not repeated in that chat's digest).
-        """
-        by_target: dict[tuple[int, int], list[Subscription]] = defaultdict(list)
-        for sub in subscriptions:
-            by_target[(sub.chat_id, sub.thread_id)].append(sub)
-        deliveries: list[Delivery] = []
+        """One delivery per (release, chat, thread) naming every topic of it that matched,
+        by testing every subscription (the reference :meth:`plan` must agree with)."""
+        matches: list[tuple[Release, Subscription]] = []
         for release in releases:
             prepared = self.topics.prepare(release)
-            for (chat_id, thread_id), subs in by_target.items():
-                hits = [s for s in subs if self.matches(s.topic, prepared)]
-                if hits:
-                    deliveries.append(Delivery(release.id, chat_id, thread_id,
-                                               tuple(s.topic for s in hits),
-                                               strongest([s.cadence for s in hits])))
-        return deliveries
+            matches.extend((release, sub) for sub in subscriptions
+                           if self.matches(sub.topic, prepared))
+        return deliveries_for(matches)
+
+    def note_topic(self, key: str) -> None:
+        """A subscription to ``key`` was just added here: percolate it from now on."""
+        if self._topic_index is not None:
+            self._topic_index.add([key])
+
+    async def _sync_topics(self) -> TopicIndex:
+        """The topic index, caught up with subscriptions stored since the last look (by any
+        process); rebuilt now and then so topics nobody follows any more drop out."""
+        now = time.monotonic()
+        if self._topic_index is None or now - self._topics_built > TOPICS_REBUILD_SECONDS:
+            keys, self._topics_seen = await self.store.topics_since(0)
+            # Topics already parsed are reused: parsing is most of a rebuild's cost.
+            old = self._topic_index.topics if self._topic_index is not None else None
+            index = TopicIndex(self.topics, self._frequency, old)
+            await asyncio.to_thread(index.add, keys)
+            self._topic_index, self._topics_built = index, now
+        else:
+            keys, self._topics_seen = await self.store.topics_since(self._topics_seen)
+            if keys:
+                self._topic_index.add(keys)
+        return self._topic_index
+
+    def _frequency(self, lang: str, word: str, key: str) -> int | None:
+        """About how many indexed releases hold a topic word (None until the index is worth
+        asking): the topic index posts each topic under its rarest words. The index keys
+        words by light stem, topics by a stricter key; the larger count of the two is taken."""
+        if len(self.index) < _FREQUENCY_MIN_RELEASES:
+            return None
+        return max(self.index.frequency(stem(word, lang)), self.index.frequency(key))
+
+    async def plan(self, releases: Sequence[Release]) -> list[Delivery]:
+        """The deliveries of those ``releases`` that are not stored yet (percolation)."""
+        known = await self.store.known_release_ids([r.id for r in releases])
+        fresh = list({r.id: r for r in releases if r.id not in known}.values())
+        if not fresh:
+            return []
+        index = await self._sync_topics()
+        matched: list[list[str]] = await asyncio.to_thread(
+            lambda: [index.matching(release) for release in fresh])
+        by_topic: dict[str, list[Release]] = defaultdict(list)
+        for release, keys in zip(fresh, matched, strict=True):
+            for key in keys:
+                by_topic[key].append(release)
+        pairs: list[tuple[Release, Subscription]] = []
+        async for page in self.store.subscriptions_of_topics(sorted(by_topic)):
+            pairs.extend((release, sub) for sub in page for release in by_topic[sub.topic])
+            await asyncio.sleep(0)  # let commands in between pages
+        return await asyncio.to_thread(deliveries_for, pairs)
+
+
+def deliveries_for(matches: Iterable[tuple[Release, Subscription]]) -> list[Delivery]:
+    """One delivery per (release, chat, thread) naming every matched topic, in subscription
+    order. Its cadence is the soonest of the matching subscriptions': a release that an
+    instant subscription matches is an alert (and is not repeated in that chat's digest)."""
+    grouped: dict[tuple[str, int, int], list[Subscription]] = defaultdict(list)
+    for release, sub in matches:
+        grouped[(release.id, sub.chat_id, sub.thread_id)].append(sub)
+    deliveries: list[Delivery] = []
+    for (release_id, chat_id, thread_id), subs in grouped.items():
+        subs.sort(key=lambda s: s.id)
+        deliveries.append(Delivery(release_id, chat_id, thread_id,
+                                   tuple(s.topic for s in subs),
+                                   strongest([s.cadence for s in subs])))
+    return deliveries

@@ -543,6 +543,13 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self._slot_of)
 
+    def frequency(self, term: str) -> int:
+        """How many indexed releases hold ``term`` (an analysed term; 0 if none): how rare a
+        word is, for whoever must pick the rarest of several (see bot.percolate)."""
+        with self._lock:
+            tid = self._term_id.get(term)
+            return 0 if tid is None else self._df[tid]
+
     def get(self, release_id: str) -> Release | None:
         """The indexed release with this id, if any."""
         with self._lock:

@@ -35,6 +35,8 @@ from bot.releases import Release, release_key
 log = logging.getLogger(__name__)
 
 _CHUNK = 500
+#: Outbox rows written per statement when a release is planned.
+_OUTBOX_SLICE = 2000
 
 metadata = sa.MetaData()
 
@@ -109,6 +111,8 @@ subscriptions_table = sa.Table(
     sa.UniqueConstraint("chat_id", "thread_id", "topic", name="uq_subscription"),
     # "instant", "daily" or "weekly" (schema 5); see bot.digest.
     sa.Column("cadence", sa.String(8), nullable=False, default=INSTANT, server_default=INSTANT),
+    # Schema 7: planning reads only the subscriptions of the topics a release matches.
+    sa.Index("ix_subscriptions_topic", "topic"),
 )
 outbox_table = sa.Table(
     "outbox", metadata,
@@ -277,12 +281,18 @@ async def _migrate_to_6(conn: AsyncConnection) -> None:
         await conn.execute(sa.text(statement))
 
 
+async def _migrate_to_7(conn: AsyncConnection) -> None:
+    """Subscriptions are read by topic when a release's alerts are planned (percolation)."""
+    await conn.execute(sa.text(
+        "CREATE INDEX IF NOT EXISTS ix_subscriptions_topic ON subscriptions (topic)"))
+
+
 #: version -> step that brings a database at an older version to this one; steps run in
 #: order, and numbers may have gaps (branches take their numbers in advance). Append, never
 #: edit; the newest is the schema's version.
 MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
     1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4,
-    5: _migrate_to_5, 6: _migrate_to_6}
+    5: _migrate_to_5, 6: _migrate_to_6, 7: _migrate_to_7}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -582,11 +592,15 @@ class Store:
         source: str | None = None,
         plan: PlanDeliveries | None = None,
         progress: Callable[[int], None] | None = None,
+        *,
+        planned: Sequence[Delivery] | None = None,
     ) -> UpsertResult:
         """Insert new releases and update changed ones in ONE transaction.
 
         With ``plan``, the outbox rows for the new releases are written in that same
-        transaction, so a crash can never keep a release and lose its alerts.
+        transaction, so a crash can never keep a release and lose its alerts. ``planned``
+        is the quick way: deliveries computed beforehand (see ``Ingestor``), of which the
+        rows of releases that turn out new are written, in bulk, in that transaction.
         """
         now = time.time()
         batch = list(releases)
@@ -628,9 +642,15 @@ class Store:
             if plan is not None and new:
                 subs = await self._subscriptions(conn, None)
                 deliveries = plan(new, subs)
-                if deliveries:
-                    slots = await self._digest_slots(conn, deliveries)
-                    due_now = clock.now()  # the clock delivery compares due times with
+            elif planned and new:
+                fresh = {r.id for r in new}
+                deliveries = [d for d in planned if d.release_id in fresh]
+            if deliveries:
+                slots = await self._digest_slots(conn, deliveries)
+                due_now = clock.now()  # the clock delivery compares due times with
+                # In slices: the event loop runs between them (commands are answered while
+                # a release reaching many chats is written), all in this one transaction.
+                for start in range(0, len(deliveries), _OUTBOX_SLICE):
                     await conn.execute(outbox_table.insert(), [
                         {"release_id": d.release_id, "release_key": release_key(d.release_id),
                          "chat_id": d.chat_id,
@@ -638,7 +658,8 @@ class Store:
                          "status": PENDING, "attempts": 0,
                          "next_attempt_at": slots.get((d.chat_id, d.cadence), due_now),
                          "digest": d.cadence if d.cadence in DIGESTS else "",
-                         "created_at": now} for d in deliveries])
+                         "created_at": now}
+                        for d in deliveries[start:start + _OUTBOX_SLICE]])
         return UpsertResult(new, updated, unchanged, len(deliveries), revision)
 
     async def _digest_slots(self, conn: AsyncConnection,
@@ -952,6 +973,40 @@ class Store:
         if chat_id is not None:
             query = query.where(subscriptions_table.c.chat_id == chat_id)
         return [Subscription(**r) for r in (await conn.execute(query)).mappings()]
+
+    async def subscriptions_of_topics(self, topics: Sequence[str],
+                                      page: int = 5000) -> AsyncIterator[list[Subscription]]:
+        """The subscriptions to these topic keys, a page at a time (through the topic index:
+        planning reads only the subscriptions a release matched)."""
+        for start in range(0, len(topics), _CHUNK):
+            # No ORDER BY: it could make the database walk the whole table by id instead of
+            # the topic index (callers order what they keep).
+            query = (sa.select(subscriptions_table)
+                     .where(subscriptions_table.c.topic.in_(topics[start:start + _CHUNK])))
+            async with self._read() as conn:
+                result = await conn.stream(query)
+                async for rows in result.mappings().partitions(page):
+                    yield [Subscription(**r) for r in rows]
+
+    async def topics_since(self, after_id: int) -> tuple[set[str], int]:
+        """Distinct topics of subscriptions with an id above ``after_id``, and the highest id
+        (``after_id`` 0: every topic). Keeps a topic index in step with other processes."""
+        async with self._read() as conn:
+            top = (await conn.execute(sa.select(sa.func.max(subscriptions_table.c.id)))).scalar()
+            topics = (await conn.execute(
+                sa.select(subscriptions_table.c.topic).distinct()
+                .where(subscriptions_table.c.id > after_id))).scalars().all()
+        return set(topics), max(int(top or 0), after_id)
+
+    async def known_release_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these release ids are stored already."""
+        found: set[str] = set()
+        async with self._read() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                keys = [release_key(i) for i in ids[start:start + _CHUNK]]
+                found.update((await conn.execute(sa.select(releases_table.c.id).where(
+                    releases_table.c.key.in_(keys)))).scalars())
+        return found
 
     async def end_chat(self, chat_id: int, reason: str) -> int:
         """The chat is gone for us (blocked, kicked, deleted): end its subscriptions and

@@ -189,6 +189,15 @@ class PreparedRelease:
         self._by_letter = {k: tuple(sorted(v)) for k, v in by_letter.items()}
         self._hits: dict[tuple[str, str], frozenset[str]] = {}
 
+    @property
+    def keys(self) -> frozenset[str]:
+        """Every word key of the release (what an exact topic word must equal)."""
+        return self._stems
+
+    def typo_words(self) -> list[tuple[str, str]]:
+        """The (word, key) pairs a topic word may be a typo of (five letters or more)."""
+        return [pair for pairs in self._by_letter.values() for pair in pairs]
+
     def hits(self, word: str, word_stem: str) -> frozenset[str]:
         """The release's stems that a topic word matches: its own stem, or typos of it."""
         key = (word, word_stem)
@@ -280,6 +289,13 @@ class TopicMatcher:
             alternatives.append(sorted(alts, key=lambda alt: len(alt[1])))
         self._alternatives = tuple(tuple(a) for a in alternatives)
         self._plans: dict[Topic, _Plan] = {}
+        # Terms (positions in ``_terms``) by what a typed first word must share with theirs to
+        # be within a typo of it (see typo_distance): its key, or its first letter.
+        self._terms_by_first: dict[tuple[str, int, str], list[int]] = {}
+        for position, (_, lang, seq, _) in enumerate(self._terms):
+            word, word_key = seq[0]
+            for bucket in {("k:" + word_key), ("l:" + word[0])}:
+                self._terms_by_first.setdefault((lang, len(seq), bucket), []).append(position)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> TopicMatcher:
@@ -439,11 +455,18 @@ class TopicMatcher:
         if self._entry_of(text) is not None:
             return text
         typed = {lang: _content(text, lang) for lang in LANGUAGES}
+        # Only terms whose first word can be within a typo of the typed one, in file order
+        # (the first of equally close terms wins).
+        positions: set[int] = set()
+        for lang, seq in typed.items():
+            if seq:
+                word, word_key = seq[0]
+                for bucket in ("k:" + word_key, "l:" + word[0]):
+                    positions.update(self._terms_by_first.get((lang, len(seq), bucket), ()))
         best: tuple[int, str] | None = None
-        for text, lang, term_seq, _ in self._terms:
+        for position in sorted(positions):
+            text, lang, term_seq, _ = self._terms[position]
             seq = typed[lang]
-            if len(term_seq) != len(seq):
-                continue
             total = 0
             for (word, word_stem), (other, other_stem) in zip(seq, term_seq, strict=True):
                 distance = typo_distance(word, word_stem, other, other_stem)

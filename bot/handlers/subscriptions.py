@@ -163,8 +163,11 @@ async def subscribe_chat(svc: Services, target: Target, topic: Topic,
     await svc.store.save_chat(target.chat_id, target.type, target.title, target.username,
                               auto_language=current_language())
     svc.languages.forget(target.chat_id)
-    return await rules.add(svc.store, target.chat_id, target.thread_id, topic,
-                           svc.settings.bot.max_subscriptions_per_chat, cadence)
+    outcome = await rules.add(svc.store, target.chat_id, target.thread_id, topic,
+                              svc.settings.bot.max_subscriptions_per_chat, cadence)
+    if outcome.status is rules.AddStatus.ADDED:
+        svc.ingestor.note_topic(topic.key)
+    return outcome
 
 
 async def _add(svc: Services, target: Target, topic: Topic, cadence: str | None = None) -> str:
