@@ -1303,7 +1303,10 @@ class Store:
                 "outbox": outbox}
 
     async def ping(self) -> None:
-        """One trivial query: raises when the database does not answer (for /healthz)."""
+        """One trivial query: raises when the database does not answer (for /healthz), or
+        when its file was deleted or replaced (pooled connections would still read the old
+        one)."""
+        self.check_file()
         async with self._read() as conn:
             await conn.execute(sa.select(1))
 

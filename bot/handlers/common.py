@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 
 from bot import i18n
 from bot.i18n import N_, _, language_of
+from bot.permissions import Refusal, may_manage
 from bot.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -124,3 +125,19 @@ async def index_ready(ready: asyncio.Event) -> bool:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ready.wait(), INDEX_WAIT_SECONDS)
     return ready.is_set()
+
+
+async def presser_may_manage(context: Context, callback: CallbackQuery, chat_id: int,
+                             refusal: str) -> bool:
+    """Whether the person who tapped ``callback`` may change ``chat_id`` (the rule of
+    :func:`bot.permissions.may_manage`). If not, the tap is answered with ``refusal``, or with
+    why their rights could not be checked (Telegram could not be asked: that is no "no")."""
+    assert callback.from_user is not None
+    try:
+        allowed = await may_manage(context.bot, chat_id, callback.from_user.id)
+    except Refusal as exc:
+        await answer_button(callback, str(exc), show_alert=True)
+        return False
+    if not allowed:
+        await answer_button(callback, refusal, show_alert=True)
+    return allowed

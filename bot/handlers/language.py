@@ -20,6 +20,7 @@ from bot.handlers.common import (
     Context,
     answer_button,
     command_argument,
+    presser_may_manage,
     reply,
     telegram_language,
 )
@@ -34,7 +35,7 @@ from bot.i18n import (
     parse_language,
     set_language,
 )
-from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target, split_channel_ref
+from bot.permissions import Refusal, Target, is_echo, resolve_target, split_channel_ref
 from bot.services import services
 from bot.store import StoreUnavailable
 
@@ -156,13 +157,8 @@ async def language_button(update: Update, context: Context) -> None:
         return
     svc = services(context)
     target = target_of(message)
-    try:
-        allowed = await may_manage(context.bot, target.chat_id, callback.from_user.id)
-    except Refusal as exc:  # Telegram could not be asked: not a "no"
-        await answer_button(callback, str(exc), show_alert=True)
-        return
-    if not allowed:
-        await answer_button(callback, _(NOT_ADMIN), show_alert=True)
+    if not await presser_may_manage(context, callback, target.chat_id,
+                                    _(NOT_ADMIN)):
         return
     language = None if code == AUTO else code
     await svc.languages.choose(target.chat_id, target.type, language, target.title,

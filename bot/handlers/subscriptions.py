@@ -22,10 +22,11 @@ from bot.handlers.common import (
     answers_query,
     command_argument,
     index_ready,
+    presser_may_manage,
     reply,
 )
 from bot.i18n import N_, _, _n, current_language, format_number
-from bot.permissions import Refusal, Target, is_echo, may_manage, resolve_target
+from bot.permissions import Refusal, Target, is_echo, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
 from bot.store import StoreUnavailable, Subscription
@@ -132,15 +133,8 @@ async def remove_button(update: Update, context: Context) -> None:
         await answer_button(callback, _("That subscription was already removed."))
         await _drop_button(callback.message, callback.data)
         return
-    try:
-        allowed = await may_manage(context.bot, sub.chat_id, callback.from_user.id)
-    except Refusal as exc:
-        await answer_button(callback, str(exc), show_alert=True)
-        return
-    if not allowed:
-        await answer_button(callback,
-                            _("Only the chat's administrators can remove its subscriptions."),
-                            show_alert=True)
+    refusal = _("Only the chat's administrators can remove its subscriptions.")
+    if not await presser_may_manage(context, callback, sub.chat_id, refusal):
         return
     await svc.store.remove_subscription_by_id(sub.chat_id, sub.id)
     await answer_button(callback, _("Removed: {topic}").format(

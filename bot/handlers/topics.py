@@ -23,11 +23,12 @@ from bot.handlers.common import (
     answer_button,
     answers_query,
     index_ready,
+    presser_may_manage,
     reply,
 )
 from bot.handlers.subscriptions import cap, scope_text, subscribe_chat, where_text
 from bot.i18n import N_, _, current_language, format_number
-from bot.permissions import Refusal, Target, is_echo, may_manage, thread_of
+from bot.permissions import Target, is_echo, thread_of
 from bot.render import (
     TOPIC_PREFIX,
     WELCOME_MENU,
@@ -138,13 +139,8 @@ async def topic_button(update: Update, context: Context) -> None:
         await answer_button(callback, _(GONE), show_alert=True)
         await _redraw(callback, svc, target, tap.menu)
         return
-    try:
-        allowed = await may_manage(context.bot, target.chat_id, callback.from_user.id)
-    except Refusal as exc:  # Telegram could not be asked: not a "no"
-        await answer_button(callback, str(exc), show_alert=True)
-        return
-    if not allowed:
-        await answer_button(callback, _(NOT_ADMIN), show_alert=True)
+    if not await presser_may_manage(context, callback, target.chat_id,
+                                    _(NOT_ADMIN)):
         return
     text, alert, confirm = await _act(svc, target, suggestion, tap.action)
     await answer_button(callback, text, show_alert=alert)
