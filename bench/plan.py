@@ -5,8 +5,8 @@
 Subscriptions get topics drawn from ~1,800-10,000 distinct keys (the taxonomy and corpus
 words), like real bots. Each row: the time of ``Ingestor.ingest`` (plan + one write
 transaction), measured without tracing; the peak Python memory a second such ingest adds
-(tracemalloc); and the longest stall of the event loop during the timed one. The
-outbox-batch row is owned by the multi-process delivery work: HOOK below (skipped here).
+(tracemalloc); and the longest stall of the event loop during the timed one. The time to
+pick the next outbox batch at 100k / 1M pending is measured by ``bench/outbox_batch.py``.
 PostgreSQL rows run in a database created for the row and dropped after it.
 """
 
@@ -115,8 +115,7 @@ async def main() -> None:
                         await drop_database(url, fresh)
                 print(f"| {name} | {subs:,} x {new} | {count:,} | {elapsed:.2f} s"
                       f" | {peak:.0f} MB | {lag * 1000:.0f} ms |", flush=True)
-    # HOOK (owned by the delivery engineer): outbox batch time at 100k / 1M pending.
-    print("| outbox batch at 100k / 1M pending | (see bench of the delivery work) | | |")
+    print("(outbox batch at 100k / 1M pending: python bench/outbox_batch.py)")
 
 
 def _admin_dsn(url: str) -> str:
