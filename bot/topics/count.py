@@ -85,7 +85,8 @@ class TopicCounter:
         self._stop_codes: dict[str, tuple[bytes, bytes]] = {}
         self._generation = -1
         self._alts: dict[tuple[str, Seq, bool], _Alt] = {}
-        self._typos: dict[tuple[str, str, str], list[int]] = {}
+        # (word, key, language) -> (vocabulary size when found, term ids)
+        self._typos: dict[tuple[str, str, str], tuple[int, list[int]]] = {}
 
     # -- public ---------------------------------------------------------------------------
 
@@ -196,7 +197,7 @@ class TopicCounter:
         cache_key = (word, key, lang)
         cached = self._typos.get(cache_key)
         if cached is not None and cached[0] == self._keyed:
-            return cached[1]  # type: ignore[return-value]
+            return cached[1]
         index = self.index
         budget = typo_budget(len(word))
         found: list[int] = []
@@ -219,7 +220,7 @@ class TopicCounter:
                 if any(len(w) >= 5 and w.isalpha()
                        and typo_distance(word, key, w, term_key) is not None for w in words):
                     found.append(tid)
-        self._typos[cache_key] = (self._keyed, found)  # type: ignore[assignment]
+        self._typos[cache_key] = (self._keyed, found)
         return found
 
     def _postings(self, tids: list[int], classes: frozenset[int] | None = None) -> int:

@@ -143,8 +143,9 @@ async def suggestions(matcher: TopicMatcher, index: SearchIndex,
     now = time.monotonic()
     size = len(index)
     cached = cache.get("suggestions") if cache is not None else None
-    if cached is not None and cached[0] == size and now - cached[1] < SUGGESTION_CACHE_SECONDS:
-        return cached[2]  # type: ignore[no-any-return]
+    if (cached is not None and cached[0] == size and now - cached[1] < SUGGESTION_CACHE_SECONDS
+            and isinstance(cached[2], Suggestions)):
+        return cached[2]
     parsed: list[tuple[TaxonomyEntry, Topic]] = []
     seen: set[str] = set()
     for entry in matcher.taxonomy():
