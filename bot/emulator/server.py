@@ -249,6 +249,8 @@ class Emulator(World):
             for key, value in form.items():
                 if isinstance(value, str):
                     params[key] = _decode_form_value(key, value)
+                elif not isinstance(value, web.FileField):  # a part sent without a charset
+                    params[key] = _decode_form_value(key, bytes(value).decode("utf-8", "replace"))
                 else:  # an uploaded file: the emulator keeps only what it was
                     params[key] = {
                         "file_name": value.filename,

@@ -182,6 +182,15 @@ class BotState:
             return kind not in NOT_DELIVERED_BY_DEFAULT
         return kind in self.allowed_updates
 
+    def drop_unwanted_updates(self) -> None:
+        """Types outside allowed_updates are never delivered: drop them from the queue."""
+        self.updates = [u for u in self.updates if self.allows(update_kind(u))]
+
+
+def update_kind(update: JSON) -> str:
+    """The type of an update ("message", "callback_query"...)."""
+    return next(key for key in update if key != "update_id")
+
 
 def member_dict(user: JSON, member: Member, chat_type: str) -> JSON:
     """The ``ChatMember`` object for ``member``, with every field PTB's de_json requires."""

@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.emulator.methods import _update_kind
-
 if TYPE_CHECKING:
     from bot.emulator.state import BotState, World
 
@@ -107,7 +105,7 @@ class WebhookPusher:
         """Push the bot's updates in order until its webhook is removed."""
         backoff = FIRST_BACKOFF
         while bot.webhook_url and not self.world.stopping:
-            bot.updates = [u for u in bot.updates if bot.allows(_update_kind(u))]
+            bot.drop_unwanted_updates()
             if not bot.updates:
                 await self.world.wait_change(1.0)
                 continue
