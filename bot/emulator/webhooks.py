@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 if TYPE_CHECKING:
-    from bot.emulator.state import BotState, World
+    from bot.emulator.model import BotState
+    from bot.emulator.state import World
 
 __all__ = ["PushRecord", "WebhookPusher"]
 

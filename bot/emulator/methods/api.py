@@ -19,7 +19,8 @@ from bot.emulator.errors import ApiError, bad_request, forbidden
 from bot.emulator.html import HtmlParseError, normalize_url, parse_html
 from bot.emulator.limits import FloodLimiter, FloodLimits
 from bot.emulator.methods.params import JSON, get_int, get_json, utf8_len
-from bot.emulator.state import BotState, Chat, World
+from bot.emulator.model import BotState, Chat
+from bot.emulator.state import World
 
 __all__ = ["MAX_MESSAGE_LENGTH", "BotApi", "EmulatorStats", "api_method"]
 

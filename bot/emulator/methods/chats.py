@@ -7,7 +7,7 @@ import time
 from bot.emulator.errors import bad_request, forbidden
 from bot.emulator.methods.api import BotApi, api_method
 from bot.emulator.methods.params import JSON, get_int
-from bot.emulator.state import BotState, Member, member_dict
+from bot.emulator.model import BotState, Member, member_dict
 
 
 @api_method("getChat")

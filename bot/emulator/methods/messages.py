@@ -8,7 +8,7 @@ from typing import Any
 from bot.emulator.errors import bad_request, forbidden
 from bot.emulator.methods.api import BotApi, api_method
 from bot.emulator.methods.params import JSON, get_bool, get_int, get_json, get_str
-from bot.emulator.state import BotState, Chat, api_copy
+from bot.emulator.model import BotState, Chat, api_copy
 
 _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
@@ -86,9 +86,7 @@ def _reply_target(api: BotApi, chat: Chat, params: JSON) -> JSON | None:
 @api_method("editMessageText")
 def edit_message_text(api: BotApi, bot: BotState, params: JSON) -> JSON:
     """Edit the text (and keyboard) of a bot message; returns the edited Message."""
-    chat = api.resolve_chat(params)
-    message = api.own_message(bot, chat, params, "message to edit not found")
-    api.check_can_send(bot, chat)
+    chat, message = _editable(api, bot, params)
     html = get_str(params, "text")
     text, entities = api.format_text(
         html, get_str(params, "parse_mode"), get_json(params, "entities", "entities")
@@ -106,27 +104,19 @@ def edit_message_text(api: BotApi, bot: BotState, params: JSON) -> JSON:
     message["html"] = html
     _set_or_drop(message, "entities", entities)
     _set_or_drop(message, "reply_markup", markup)
-    message["edit_date"] = int(time.time())
-    api.stats.messages_edited += 1
-    api.world.notify()
-    return api_copy(message)
+    return _edited(api, message)
 
 
 @api_method("editMessageReplyMarkup")
 def edit_message_reply_markup(api: BotApi, bot: BotState, params: JSON) -> JSON:
     """Replace (or remove) the inline keyboard of a bot message; returns the Message."""
-    chat = api.resolve_chat(params)
-    message = api.own_message(bot, chat, params, "message to edit not found")
-    api.check_can_send(bot, chat)
+    chat, message = _editable(api, bot, params)
     markup = api.reply_markup(params)
     if markup == message.get("reply_markup"):
         raise bad_request(_NOT_MODIFIED)
     api.flood_check(bot, chat)
     _set_or_drop(message, "reply_markup", markup)
-    message["edit_date"] = int(time.time())
-    api.stats.messages_edited += 1
-    api.world.notify()
-    return api_copy(message)
+    return _edited(api, message)
 
 
 @api_method("deleteMessage")
@@ -162,3 +152,19 @@ def _set_or_drop(message: JSON, key: str, value: Any) -> None:
         message[key] = value
     else:
         message.pop(key, None)
+
+
+def _editable(api: BotApi, bot: BotState, params: JSON) -> tuple[Chat, JSON]:
+    """The chat and the bot's own message an edit names, where the bot may still post."""
+    chat = api.resolve_chat(params)
+    message = api.own_message(bot, chat, params, "message to edit not found")
+    api.check_can_send(bot, chat)
+    return chat, message
+
+
+def _edited(api: BotApi, message: JSON) -> JSON:
+    """Finish an edit: stamp it, count it, wake waiters; the Message as the API shows it."""
+    message["edit_date"] = int(time.time())
+    api.stats.messages_edited += 1
+    api.world.notify()
+    return api_copy(message)

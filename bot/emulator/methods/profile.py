@@ -8,7 +8,7 @@ import re
 from bot.emulator.errors import bad_request
 from bot.emulator.methods.api import BotApi, api_method
 from bot.emulator.methods.params import JSON, get_int, get_json, get_str
-from bot.emulator.state import BotState
+from bot.emulator.model import BotState
 
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 _SCOPE_TYPES = frozenset(

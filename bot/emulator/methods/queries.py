@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.emulator.errors import bad_request
 from bot.emulator.methods.api import BotApi, api_method
 from bot.emulator.methods.params import JSON, get_json, get_str, utf8_len
-from bot.emulator.state import BotState
+from bot.emulator.model import BotState
 
 MAX_INLINE_RESULTS = 50
 MAX_CALLBACK_ANSWER_LENGTH = 200
@@ -15,14 +16,22 @@ MAX_CALLBACK_ANSWER_LENGTH = 200
 _QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 
 
+
+def _unanswered(params: JSON, name: str, asked: Mapping[str, JSON],
+                answered: Mapping[str, JSON]) -> str:
+    """The query id in ``name``; unknown or already answered ids are "too old"."""
+    query_id = get_str(params, name)
+    if not query_id:
+        raise bad_request(f"{name} is empty")
+    if query_id not in asked or query_id in answered:
+        raise bad_request(_QUERY_TOO_OLD)
+    return query_id
+
 @api_method("answerCallbackQuery")
 def answer_callback_query(api: BotApi, bot: BotState, params: JSON) -> bool:
     """Answer a callback query once; unknown or already answered ids are "too old"."""
-    query_id = get_str(params, "callback_query_id")
-    if not query_id:
-        raise bad_request("callback_query_id is empty")
-    if query_id not in api.world.callback_queries or query_id in api.world.callback_answers:
-        raise bad_request(_QUERY_TOO_OLD)
+    query_id = _unanswered(params, "callback_query_id", api.world.callback_queries,
+                           api.world.callback_answers)
     text = get_str(params, "text") or ""
     if len(text) > MAX_CALLBACK_ANSWER_LENGTH:
         raise bad_request("MESSAGE_TOO_LONG")
@@ -34,11 +43,8 @@ def answer_callback_query(api: BotApi, bot: BotState, params: JSON) -> bool:
 @api_method("answerInlineQuery")
 def answer_inline_query(api: BotApi, bot: BotState, params: JSON) -> bool:
     """Validate and record the results for an inline query (kept in inline_answers)."""
-    query_id = get_str(params, "inline_query_id")
-    if not query_id:
-        raise bad_request("inline_query_id is empty")
-    if query_id not in api.world.inline_queries or query_id in api.world.inline_answers:
-        raise bad_request(_QUERY_TOO_OLD)
+    query_id = _unanswered(params, "inline_query_id", api.world.inline_queries,
+                           api.world.inline_answers)
     results = get_json(params, "results", "inline query results")
     if not isinstance(results, list):
         raise bad_request("can't parse inline query results JSON object")

@@ -12,7 +12,7 @@ import time
 from bot.emulator.errors import ApiError, bad_request
 from bot.emulator.methods.api import BotApi, api_method
 from bot.emulator.methods.params import JSON, get_bool, get_float, get_int, get_json, get_str
-from bot.emulator.state import BotState
+from bot.emulator.model import BotState
 
 MAX_POLL_TIMEOUT = 50.0
 
