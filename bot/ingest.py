@@ -14,12 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
 from bot.digest import strongest
-from bot.percolate import TopicIndex
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Delivery, Store, Subscription, UpsertResult
 from bot.text import stem
 from bot.topics import Topic, TopicError, TopicMatcher
+from bot.topics.percolate import TopicIndex
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from bot.emulator import Emulator
 from bot.handlers.topics import GONE, NOT_ADMIN, STALE
 from bot.releases import Release
 from bot.render import TOPIC_PREFIX
-from bot.subscriptions import topic_tag
+from bot.topics.rules import topic_tag
 from tests.conftest import ADMIN_ID, BotHarness, make_settings
 
 Message = dict[str, Any]

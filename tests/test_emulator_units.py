@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.emulator.entities import find_entities
 from bot.emulator.faults import FaultInjector
 from bot.emulator.html import HtmlParseError, normalize_url, parse_html
 from bot.emulator.limits import FloodLimiter, FloodLimits
-from bot.emulator.state import find_entities
 
 SURROGATE = (
     "Text contains invalid Unicode characters after decoding HTML entities, "

@@ -63,7 +63,7 @@ def test_zero_summary_chars_leaves_the_summary_out() -> None:
 
 def _buttons(n: int, subscribed: int = -1, name: str = "topic") -> list:
     from bot.render import TopicButton
-    from bot.subscriptions import topic_tag
+    from bot.topics.rules import topic_tag
     return [TopicButton(f"{name} {i}", i, topic_tag(f"{name} {i}"), i == subscribed)
             for i in range(n)]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import subscriptions as rules
 from bot.releases import Release
 from bot.store import Store
-from bot.topics import TopicMatcher
+from bot.topics import TopicMatcher, rules
 from tests.conftest import DATA
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")

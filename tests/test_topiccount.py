@@ -9,9 +9,10 @@ import pytest
 from bench.corpus import generate_releases
 from bot.releases import Release
 from bot.search import SearchIndex
-from bot.topiccount import TopicCounter
 from bot.topics import TopicError, TopicMatcher
+from bot.topics.count import TopicCounter
 from tests.conftest import DATA
+from tests.test_topics import count
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")
 
@@ -66,7 +67,7 @@ def test_count_equals_the_matcher_over_every_release(
     except TopicError:
         pytest.skip("not a topic")
     counter = TopicCounter(index, MATCHER)
-    assert counter.count(topic) == MATCHER.count(topic, releases)
+    assert counter.counts([topic])[0] == count(MATCHER, topic, releases)
 
 
 def test_counts_follow_additions_and_removals() -> None:
@@ -74,8 +75,8 @@ def test_counts_follow_additions_and_removals() -> None:
     index = SearchIndex(releases[:200], synonyms=MATCHER.synonyms)
     counter = TopicCounter(index, MATCHER)
     topic = MATCHER.parse("child labour")
-    assert counter.count(topic) == MATCHER.count(topic, releases[:200])
+    assert counter.counts([topic])[0] == count(MATCHER, topic, releases[:200])
     index.add_many(releases[200:])
     for release in releases[:50]:
         index.remove(release.id)
-    assert counter.count(topic) == MATCHER.count(topic, releases[50:])
+    assert counter.counts([topic])[0] == count(MATCHER, topic, releases[50:])

@@ -21,7 +21,7 @@ from bot.emulator.errors import ApiError, bad_request
 from bot.emulator.faults import FaultInjector
 from bot.emulator.limits import FloodLimits
 from bot.emulator.methods import BotApi, EmulatorStats
-from bot.emulator.state import World
+from bot.emulator.users import SimulatedUsers
 from bot.emulator.webhooks import PushRecord, WebhookPusher
 
 __all__ = ["ABANDONED", "PENDING", "Emulator", "RequestRecord"]
@@ -73,8 +73,8 @@ class RequestRecord:
         return self.status == 200
 
 
-class Emulator(World):
-    """A local Telegram Bot API over real HTTP, plus the simulated users of ``World``.
+class Emulator(SimulatedUsers):
+    """A local Telegram Bot API over real HTTP, plus the simulated users of ``SimulatedUsers``.
 
     Use as ``async with Emulator() as emu:``; point the bot at ``emu.base_url``. Not
     thread-safe: call it from the event loop it runs on.
@@ -249,6 +249,8 @@ class Emulator(World):
             for key, value in form.items():
                 if isinstance(value, str):
                     params[key] = _decode_form_value(key, value)
+                elif not isinstance(value, web.FileField):  # a part sent without a charset
+                    params[key] = _decode_form_value(key, bytes(value).decode("utf-8", "replace"))
                 else:  # an uploaded file: the emulator keeps only what it was
                     params[key] = {
                         "file_name": value.filename,

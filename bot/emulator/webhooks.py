@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.emulator.methods import _update_kind
-
 if TYPE_CHECKING:
-    from bot.emulator.state import BotState, World
+    from bot.emulator.model import BotState
+    from bot.emulator.state import World
 
 __all__ = ["PushRecord", "WebhookPusher"]
 
@@ -107,7 +106,7 @@ class WebhookPusher:
         """Push the bot's updates in order until its webhook is removed."""
         backoff = FIRST_BACKOFF
         while bot.webhook_url and not self.world.stopping:
-            bot.updates = [u for u in bot.updates if bot.allows(_update_kind(u))]
+            bot.drop_unwanted_updates()
             if not bot.updates:
                 await self.world.wait_change(1.0)
                 continue

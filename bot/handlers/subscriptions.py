@@ -15,7 +15,6 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot import digest, numbers
-from bot import subscriptions as rules
 from bot.handlers.common import (
     Context,
     answer_button,
@@ -30,7 +29,7 @@ from bot.permissions import Refusal, Target, is_echo, resolve_target
 from bot.render import MAX_MESSAGE, quote, telegram_length
 from bot.services import Services, services
 from bot.store import StoreUnavailable, Subscription
-from bot.topics import ALL, Topic, TopicError
+from bot.topics import ALL, Topic, TopicError, rules
 
 #: Callback data of a remove button: this prefix and the subscription id (survives restarts).
 REMOVE_PREFIX = "unsub:"

@@ -16,7 +16,6 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot import subscriptions as rules
 from bot.handlers.common import (
     INDEX_LOADING,
     Context,
@@ -39,6 +38,7 @@ from bot.render import (
     topic_name,
 )
 from bot.services import Services, services
+from bot.topics import rules
 
 __all__ = ["TOPIC_PREFIX", "topic_button", "topics", "welcome_keyboard"]
 

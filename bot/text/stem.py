@@ -96,6 +96,16 @@ def _english_plural(word: str) -> str:
     return word[:-1]
 
 
+def english_forms(light_stem: str) -> tuple[str, ...]:
+    """The words whose English light stem is ``light_stem``, among itself, its regular plurals
+    and an irregular one: :func:`stem` undone, for whoever must find the words behind a stem."""
+    irregular = [word for word, single in _IRREGULAR_PLURALS.items()
+                 if single == light_stem and word != single]
+    out = [light_stem, light_stem + "s", light_stem + "es", *irregular]
+    if light_stem.endswith("y"):
+        out.append(light_stem[:-1] + "ies")
+    return tuple(w for w in out if stem(w, "en") == light_stem)
+
 def root(term: str, lang: str = "en", strict: bool = False) -> str:
     """The word-family key of a light stem (loose for search, ``strict`` for topics).
 

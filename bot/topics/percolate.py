@@ -29,7 +29,9 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.releases import Release
 from bot.text import typo_budget, typo_distance
-from bot.topics import Topic, TopicError, TopicMatcher
+from bot.topics.matcher import TopicMatcher
+from bot.topics.terms import Alt
+from bot.topics.topic import Topic, TopicError
 
 _Pair = tuple[str, str]
 #: (language, word, key) -> about how many releases hold it; smaller is rarer. None: unknown.
@@ -78,12 +80,6 @@ class TopicIndex:
         self._near: dict[_Pair, dict[_Pair, list[_Pair]]] = {}
         self._near_size = 0
 
-    def __len__(self) -> int:
-        return len(self._topics)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._topics
-
     @property
     def topics(self) -> Mapping[str, Topic | None]:
         """Every indexed key and its parsed topic (None: matches every release or nothing)."""
@@ -122,25 +118,26 @@ class TopicIndex:
                     self._post_typo(lang, word, word_key)
                 posted.add(key)
 
-    def _posts(self, alts: tuple) -> tuple[float, list[tuple[str, str, str]]]:
+    def _posts(self, alts: tuple[Alt, ...]) -> tuple[float, list[tuple[str, str, str]]]:
         """For one include term: each alternative's rarest word, and what watching them costs
         (the releases that hold any of them, estimated)."""
         cost = 0.0
-        posts = []
+        posts: list[tuple[str, str, str]] = []
         for lang, seq in alts:
-            best = min(seq, key=lambda pair: self._rarity(lang, *pair))
-            cost += self._rarity(lang, *best)[0]
-            posts.append((lang, *best))
+            word, word_key = min(seq, key=lambda pair: self._rarity(lang, *pair))
+            cost += self._rarity(lang, word, word_key)[0]
+            posts.append((lang, word, word_key))
         return cost, posts
 
     def _rarity(self, lang: str, word: str, word_key: str) -> tuple[float, int]:
-        freq = self._frequency(lang, word, word_key) if self._frequency else None
+        known = self._frequency(lang, word, word_key) if self._frequency else None
+        if known is None:
+            return 1000.0 / max(len(word), 1), -len(word)
+        freq = float(known)
         # Typo-able words also draw their near neighbours: count them a little dearer.
-        if freq is None:
-            freq = 1000.0 / max(len(word), 1)
-        elif _typo_able(word):
+        if _typo_able(word):
             freq = freq * 1.1 + 1
-        return float(freq), -len(word)
+        return freq, -len(word)
 
     def _post_typo(self, lang: str, word: str, word_key: str) -> None:
         """A typo-able word is posted for the first time: remember it for typo lookups, and

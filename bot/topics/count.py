@@ -38,7 +38,11 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.search import SearchIndex, _bits_from, _decode_id, _members
 from bot.text import ANY_STOPWORDS, LANGUAGES, root, stem, typo_budget, typo_distance
-from bot.topics import PreparedRelease, Topic, TopicMatcher
+from bot.text.stem import english_forms
+from bot.topics.matcher import TopicMatcher
+from bot.topics.prepared import PreparedRelease
+from bot.topics.terms import Seq
+from bot.topics.topic import Topic
 
 # Field classes of a posting (see bot.search): field * 4 + part * 2 + multi; fields are
 # title 0, meta 1, summary 2. Meta without "multi" is meta only; title with "multi" may be
@@ -46,23 +50,12 @@ from bot.topics import PreparedRelease, Topic, TopicMatcher
 _META_ONLY = frozenset({4, 6})
 _MAYBE_META = frozenset({1, 3, 4, 5, 6, 7})
 _LANG_BIT = {lang: 1 << i for i, lang in enumerate(LANGUAGES)}
-# English light stems undone: the words a term may have come from (see bot.text.stem).
-_IRREGULAR = {"child": ("children",), "woman": ("women",), "man": ("men",)}
 
-_Seq = tuple[tuple[str, str], ...]
 
 
 def _key(term: str, lang: str) -> str:
     """The topic key of an indexed term (a light stem in ``lang``)."""
     return root(term, lang, strict=True)
-
-
-def _english_words(term: str) -> tuple[str, ...]:
-    """The words whose English light stem can be ``term``."""
-    out = [term, term + "s", term + "es", *_IRREGULAR.get(term, ())]
-    if term.endswith("y"):
-        out.append(term[:-1] + "ies")
-    return tuple(w for w in out if stem(w, "en") == term)
 
 
 @dataclass(slots=True)
@@ -91,14 +84,11 @@ class TopicCounter:
                             for lang in LANGUAGES}
         self._stop_codes: dict[str, tuple[bytes, bytes]] = {}
         self._generation = -1
-        self._alts: dict[tuple[str, _Seq, bool], _Alt] = {}
-        self._typos: dict[tuple[str, str, str], list[int]] = {}
+        self._alts: dict[tuple[str, Seq, bool], _Alt] = {}
+        # (word, key, language) -> (vocabulary size when found, term ids)
+        self._typos: dict[tuple[str, str, str], tuple[int, list[int]]] = {}
 
     # -- public ---------------------------------------------------------------------------
-
-    def count(self, topic: Topic) -> int:
-        """How many indexed releases ``topic`` matches."""
-        return self.counts([topic])[0]
 
     def counts(self, topics: Sequence[Topic]) -> list[int]:
         """How many indexed releases each topic matches."""
@@ -135,7 +125,7 @@ class TopicCounter:
                                      (False, exclude))
                 for lang, seq, alt in group if (alt.maybe | alt.meta) & within
             }
-        found: dict[tuple[str, _Seq, bool], int] = {}
+        found: dict[tuple[str, Seq, bool], int] = {}
         for (lang, seq, fuzzy), (whole, meta) in doubts.items():
             yes = [slot for slot, release in whole if release is not None
                    and self.matcher.prepare(release).contains(seq, fuzzy=fuzzy)]
@@ -207,7 +197,7 @@ class TopicCounter:
         cache_key = (word, key, lang)
         cached = self._typos.get(cache_key)
         if cached is not None and cached[0] == self._keyed:
-            return cached[1]  # type: ignore[return-value]
+            return cached[1]
         index = self.index
         budget = typo_budget(len(word))
         found: list[int] = []
@@ -226,11 +216,11 @@ class TopicCounter:
                 if tid in exact or not index._term_langs[tid] & bit or not index._df[tid]:
                     continue
                 term_key = _key(term, lang)
-                words = _english_words(term) if lang == "en" else (term,)
+                words = english_forms(term) if lang == "en" else (term,)
                 if any(len(w) >= 5 and w.isalpha()
                        and typo_distance(word, key, w, term_key) is not None for w in words):
                     found.append(tid)
-        self._typos[cache_key] = (self._keyed, found)  # type: ignore[assignment]
+        self._typos[cache_key] = (self._keyed, found)
         return found
 
     def _postings(self, tids: list[int], classes: frozenset[int] | None = None) -> int:
@@ -243,7 +233,7 @@ class TopicCounter:
                     bits |= index._bits_of(tid * 16 + cls)
         return bits
 
-    def _alt(self, lang: str, seq: _Seq, fuzzy: bool) -> _Alt:
+    def _alt(self, lang: str, seq: Seq, fuzzy: bool) -> _Alt:
         cache_key = (lang, seq, fuzzy)
         alt = self._alts.get(cache_key)
         if alt is None:
@@ -280,9 +270,9 @@ class TopicCounter:
         term = self.index._terms[tid]
         return all(len(w) >= 5 and w.isalpha()
                    and typo_distance(word, key, w, _key(term, lang)) is not None
-                   for w in _english_words(term))
+                   for w in english_forms(term))
 
-    def _phrase(self, lang: str, seq: _Seq, fuzzy: bool) -> _Alt:
+    def _phrase(self, lang: str, seq: Seq, fuzzy: bool) -> _Alt:
         index = self.index
         in_lang = index._bits_of(("lang", lang))
         exact_all = candidates = in_lang

@@ -17,8 +17,10 @@ from typing import Any
 from bot.digest import INSTANT
 from bot.search import SearchIndex
 from bot.store import Store
-from bot.topiccount import TopicCounter
-from bot.topics import TaxonomyEntry, Topic, TopicError, TopicMatcher
+from bot.topics.count import TopicCounter
+from bot.topics.matcher import TopicMatcher
+from bot.topics.taxonomy import TaxonomyEntry
+from bot.topics.topic import Topic, TopicError
 
 #: Suggested-topic counts are reused this long (while the number of releases is unchanged),
 #: so a tap on a topic button does not count every release again.
@@ -86,7 +88,7 @@ class MatchCounts:
 async def count_matches(matcher: TopicMatcher, topics: Sequence[Topic],
                         index: SearchIndex) -> MatchCounts:
     """How many indexed releases each topic matches, counted on the index's postings (see
-    :mod:`bot.topiccount`) in a worker thread: complete, and what the topics will match."""
+    :mod:`bot.topics.count`) in a worker thread: complete, and what the topics will match."""
     total = len(index)
     counts = await asyncio.to_thread(counter(matcher, index).counts, topics)
     return MatchCounts(counts, total)
@@ -141,8 +143,9 @@ async def suggestions(matcher: TopicMatcher, index: SearchIndex,
     now = time.monotonic()
     size = len(index)
     cached = cache.get("suggestions") if cache is not None else None
-    if cached is not None and cached[0] == size and now - cached[1] < SUGGESTION_CACHE_SECONDS:
-        return cached[2]  # type: ignore[no-any-return]
+    if (cached is not None and cached[0] == size and now - cached[1] < SUGGESTION_CACHE_SECONDS
+            and isinstance(cached[2], Suggestions)):
+        return cached[2]
     parsed: list[tuple[TaxonomyEntry, Topic]] = []
     seen: set[str] = set()
     for entry in matcher.taxonomy():
