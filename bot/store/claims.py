@@ -40,7 +40,8 @@ class ClaimStore(Database):
         lock (a few milliseconds each), so two claimers never pick rows of one chat at once;
         rows another transaction has locked (being marked) are skipped, not waited for.
         """
-        picked = _first_of_each_chat(now, limit, claimable=True, skip=skip_chats)
+        picked = _first_of_each_chat(now, limit, postgres=self._postgres, claimable=True,
+                                     skip=skip_chats)
         if self._postgres:
             locked = (sa.select(_o.id).where(_o.id.in_(picked))
                       .with_for_update(skip_locked=True))
@@ -69,7 +70,8 @@ class ClaimStore(Database):
                      .order_by(_o.next_attempt_at, _o.id).limit(limit))
         else:
             query = (sa.select(outbox_table)
-                     .where(_o.id.in_(_first_of_each_chat(now, limit, claimable=False)))
+                     .where(_o.id.in_(_first_of_each_chat(now, limit, postgres=self._postgres,
+                                                         claimable=False)))
                      .order_by(_o.next_attempt_at, _o.id))
         async with self._read() as conn:
             return [outbox_from_row(r) for r in (await conn.execute(query)).mappings()]
@@ -107,7 +109,7 @@ def _unclaimed(now: float, table: Any = _o) -> Any:
     return sa.or_(table.claimed_until.is_(None), table.claimed_until < now)
 
 
-def _first_of_each_chat(now: float, limit: int, *, claimable: bool,
+def _first_of_each_chat(now: float, limit: int, *, postgres: bool, claimable: bool,
                         skip: Collection[int] = ()) -> sa.Select[tuple[int]]:
     """The ids of up to ``limit`` due rows, the oldest of each chat, in queue order.
 
@@ -138,5 +140,10 @@ def _first_of_each_chat(now: float, limit: int, *, claimable: bool,
             sa.select(busy.c.chat_id).where(busy.c.claimed_until >= now)))
         if skip:
             query = query.where(head.c.chat_id.not_in(list(skip)))
-    return query.order_by(head.c.next_attempt_at, head.c.id).limit(limit)
+    if postgres:
+        # PostgreSQL knows the head comes in this order and stops reading it at ``limit``.
+        # SQLite would sort all of the head first; it reads the head (a co-routine) in its
+        # order anyway, so the first ``limit`` rows it keeps are the oldest.
+        query = query.order_by(head.c.next_attempt_at, head.c.id)
+    return query.limit(limit)
 

@@ -14,7 +14,7 @@ import os
 import socket
 import sqlite3
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -103,26 +103,28 @@ class Database:
     async def _write(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction; any database failure becomes :class:`StoreUnavailable`."""
         self.check_file()
-        try:
+        with self._faults(writing=True):
             async with self.engine.begin() as conn:
                 yield conn
-        except _NOT_FAULTS:
-            raise
-        except _FAULTS as exc:
-            raise self._unavailable(exc, writing=True) from exc
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reading; failures become :class:`StoreUnavailable` too."""
         if self.gone:
             raise StoreGone(self.gone, writing=False)
-        try:
+        with self._faults(writing=False):
             async with self.engine.connect() as conn:
                 yield conn
+
+    @contextlib.contextmanager
+    def _faults(self, *, writing: bool) -> Iterator[None]:
+        """Turn the database's own failures into :class:`StoreUnavailable` (or StoreGone)."""
+        try:
+            yield
         except _NOT_FAULTS:
             raise
         except _FAULTS as exc:
-            raise self._unavailable(exc, writing=False) from exc
+            raise self._unavailable(exc, writing=writing) from exc
 
     async def ping(self) -> None:
         """One trivial query: raises when the database does not answer (for /healthz), or

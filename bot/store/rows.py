@@ -28,14 +28,16 @@ class UpsertResult:
 
 @dataclass(frozen=True)
 class Subscription:
-    """One chat's (or forum thread's) interest in a topic; ``topic == ""`` means everything."""
+    """One chat's (or forum thread's) interest in a topic; ``topic == ""`` means everything.
+
+    ``cadence`` is how its releases go out: "instant", "daily" or "weekly" (see bot.digest).
+    """
 
     id: int
     chat_id: int
     thread_id: int
     topic: str
     created_at: float
-    #: "instant", "daily" or "weekly" (see bot.digest).
     cadence: str = INSTANT
 
 
