@@ -11,7 +11,7 @@ class StoreUnavailable(StoreError):
     """The database failed one operation: read-only, disk full, unreachable, locked too long.
 
     That operation's transaction was rolled back: nothing of it was stored. The store
-    recovers by itself once the database works again (see :func:`_sqlite_fault`).
+    recovers by itself once the database works again (see :mod:`bot.store.engine`).
     ``writing`` tells whether something was to be saved (the reply to a person differs).
     """
 

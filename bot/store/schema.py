@@ -40,7 +40,8 @@ releases_table = sa.Table(
     sa.Column("release_group", sa.Text),
     sa.Column("added_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
-    # Which write stored this version of the row; increases in commit order (see _bump).
+    # Which write stored this version of the row; increases in commit order (see
+    # bot.store.ingest_batch.next_revision).
     sa.Column("revision", sa.BigInteger, nullable=False, index=True),
 )
 counters_table = _named("counters", "name", sa.Column("value", sa.BigInteger, nullable=False))
