@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import date
@@ -24,7 +25,7 @@ from bot.store import (
 )
 from bot.store.queries import QUERY_LIFETIME
 from tests import pg
-from tests.conftest import BotHarness
+from tests.conftest import ROOT, BotHarness
 
 
 async def queue(store: Store, releases: list[Release],
@@ -188,6 +189,20 @@ async def test_saved_queries_unused_for_a_while_expire(store: Store) -> None:
     await store.save_query("osh")  # "More" pressed again: that one is in use
     assert await store.saved_query(old) is None
     assert await store.saved_query(used) == "osh"
+
+
+async def test_an_old_database_gains_the_saved_query_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copy(ROOT / "tests" / "fixtures" / "store_v1.sqlite3", path)
+    store = await Store.open(f"sqlite:///{path}")
+    try:
+        async with store.engine.connect() as conn:
+            indexes = set((await conn.execute(sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'index'"))).scalars())
+        assert "ix_saved_queries_created_at" in indexes
+        assert await store.saved_query(await store.save_query("coal")) == "coal"
+    finally:
+        await store.close()
 
 
 async def test_an_expired_more_button_says_so(newsbot: BotHarness) -> None:
