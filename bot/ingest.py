@@ -1,27 +1,26 @@
 """Ingest: releases from any source into the store, the search index and the outbox.
 
-This is the one place where "a release is new" turns into "these chats get it": the new
-releases and their outbox rows are written in one transaction (see :meth:`Store.upsert_releases`),
-then the in-memory search index is extended without a rebuild.
+This is the one place where "a release is new" turns into "these chats get it", read top to
+bottom in :meth:`Ingestor.ingest`: plan the alerts (percolation, off the event loop), then in
+one store transaction (:meth:`Store.ingest_batch`) store the releases and queue the alerts
+of those that turned out new, then extend the in-memory search index without a rebuild.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 from bot.digest import strongest
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Delivery, Store, Subscription, UpsertResult
 from bot.text import stem
-from bot.topics import Topic, TopicError, TopicMatcher
+from bot.topics import TopicMatcher
 from bot.topics.percolate import TopicIndex
-
-log = logging.getLogger(__name__)
 
 #: Above this many releases, index updates run in a worker thread to keep the loop responsive.
 _THREAD_THRESHOLD = 200
@@ -40,7 +39,6 @@ class Ingestor:
         self.store = store
         self.index = index
         self.topics = topics
-        self._parsed: dict[str, Topic | None] = {}
         #: Set whenever new outbox rows were written, so delivery can start at once.
         self.deliveries_added = asyncio.Event()
         self._seen_revision = 0
@@ -67,13 +65,17 @@ class Ingestor:
         """Upsert ``releases``; with ``notify``, queue alerts for the new ones.
 
         The alerts are planned first (percolation, off the event loop, reading only the
-        subscriptions of matching topics), then the releases and their outbox rows are
-        written in one short transaction.
+        subscriptions of matching topics), then the releases and the outbox rows of those
+        that turn out new are written in one short transaction: a crash can never keep a
+        release and lose its alerts.
         """
         async with self._write_lock:
-            planned = await self.plan(releases) if notify else None
-            result = await self.store.upsert_releases(releases, source, None, progress,
-                                                      planned=planned)
+            planned = await self.plan(releases) if notify else []
+            async with self.store.ingest_batch(source) as batch:
+                stored = await batch.upsert(releases, progress)
+                new = {release.id for release in stored.new}
+                queued = await batch.enqueue([d for d in planned if d.release_id in new])
+            result = replace(stored, deliveries=queued)
             changed = [*result.new, *result.updated]
             if not self.index_ready.is_set():
                 # The index is loading: it takes these when done (see take_pending).
@@ -147,33 +149,6 @@ class Ingestor:
                 await asyncio.to_thread(self.index.add_many, releases)
             else:
                 self.index.add_many(releases)
-
-    def topic(self, key: str) -> Topic | None:
-        """A stored topic key parsed once; None if it no longer parses (then it matches nothing)."""
-        if key not in self._parsed:
-            try:
-                self._parsed[key] = self.topics.parse(key) if key else None
-            except TopicError:
-                log.warning("stored topic %r no longer parses; it matches nothing", key)
-                self._parsed[key] = None
-        return self._parsed[key]
-
-    def matches(self, key: str, release: object) -> bool:
-        if key == "":
-            return True
-        topic = self.topic(key)
-        return topic is not None and self.topics.matches(topic, release)  # type: ignore[arg-type]
-
-    def plan_deliveries(self, releases: Sequence[Release],
-                        subscriptions: Sequence[Subscription]) -> list[Delivery]:
-        """One delivery per (release, chat, thread) naming every topic of it that matched,
-        by testing every subscription (the reference :meth:`plan` must agree with)."""
-        matches: list[tuple[Release, Subscription]] = []
-        for release in releases:
-            prepared = self.topics.prepare(release)
-            matches.extend((release, sub) for sub in subscriptions
-                           if self.matches(sub.topic, prepared))
-        return deliveries_for(matches)
 
     def note_topic(self, key: str) -> None:
         """A subscription to ``key`` was just added here: percolate it from now on."""

@@ -146,12 +146,11 @@ async def test_digest_rows_are_due_at_the_chats_slot(store: Store,
     monkeypatch.setattr(clock, "now", lambda: now)
     await store.set_digest_schedule(7, DigestSchedule(9 * 60, "Europe/Paris"))
 
-    def plan(releases, subs):  # type: ignore[no-untyped-def]
-        return [Delivery(releases[0].id, 7, 0, ("x",), DAILY),
-                Delivery(releases[0].id, 8, 0, ("x",), WEEKLY),
-                Delivery(releases[0].id, 9, 0, ("x",), INSTANT)]
-
-    await store.upsert_releases([release(1)], plan=plan)
+    async with store.ingest_batch() as batch:
+        [new] = (await batch.upsert([release(1)])).new
+        await batch.enqueue([Delivery(new.id, 7, 0, ("x",), DAILY),
+                             Delivery(new.id, 8, 0, ("x",), WEEKLY),
+                             Delivery(new.id, 9, 0, ("x",), INSTANT)])
     rows = {r.chat_id: r for r in await store.outbox_rows()}
     assert rows[7].digest == DAILY
     assert rows[7].next_attempt_at == ts("2024-11-06T08:00:00+00:00")  # 09:00 in Paris

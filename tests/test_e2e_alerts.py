@@ -160,7 +160,7 @@ async def test_broken_file_is_reported_and_nothing_lost(alerts_bot: BotHarness,
         return bool(state and state.last_error)
 
     await eventually(errored)
-    assert await store.count_releases() == 10
+    assert (await store.stats())["releases"] == 10
     [answer] = await alerts_bot.ask("/latest 1")
     assert "Experts assess progress" in answer["text"]
 

@@ -6,6 +6,7 @@ carries the short key derived from the id; a version-1 database migrates and kee
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import uuid
@@ -27,7 +28,7 @@ from bot.releases import (
     release_key,
     validate_id,
 )
-from bot.store import PENDING, SCHEMA_VERSION, Delivery, Store
+from bot.store import PENDING, SCHEMA_VERSION, Delivery, Store, UpsertResult
 from tests import pg
 from tests.conftest import DATA, ROOT, BotHarness
 from tests.test_e2e_inline import answer
@@ -108,6 +109,15 @@ def plan(new: Any, subs: Any) -> list[Delivery]:
     return [Delivery(r.id, s.chat_id, s.thread_id, (s.topic,)) for r in new for s in subs]
 
 
+async def ingest(store: Store, releases: list[Release]) -> UpsertResult:
+    """Store ``releases`` and queue :func:`plan`'s alerts for the new ones, in one batch."""
+    subs = await store.subscriptions()
+    async with store.ingest_batch("test") as batch:
+        result = await batch.upsert(releases)
+        queued = await batch.enqueue(plan(result.new, subs))
+    return dataclasses.replace(result, deliveries=queued)
+
+
 def release(release_id: str, n: int = 1) -> Release:
     return Release(id=release_id, kind="Press release", title=f"Coal mine safety {n}",
                    date=date(2024, 5, n % 28 + 1), place=None, summary="About coal mines.")
@@ -119,16 +129,14 @@ async def test_long_and_odd_ids_round_trip_through_the_store(db_url: str) -> Non
     store = await Store.open(db_url)
     try:
         await store.add_subscription(7, 0, "coal")
-        result = await store.upsert_releases([release(i, n) for n, i in enumerate(ids)],
-                                             "test", plan)
+        result = await ingest(store, [release(i, n) for n, i in enumerate(ids)])
         assert len(result.new) == len(ids) and result.deliveries == len(ids)
         for given in ids:
             stored = await store.get_release(given)
             assert stored is not None and stored.id == given
-        assert sorted(r.id for r in await store.all_releases()) == sorted(ids)
+        assert sorted(r.id for r in await store.latest_releases(len(ids) + 1)) == sorted(ids)
         assert sorted(r.release_id for r in await store.outbox_rows(7)) == sorted(ids)
-        again = await store.upsert_releases([release(i, n) for n, i in enumerate(ids)],
-                                            "test", plan)
+        again = await ingest(store, [release(i, n) for n, i in enumerate(ids)])
         assert again.unchanged == len(ids) and again.deliveries == 0
     finally:
         await store.close()
@@ -152,16 +160,15 @@ async def test_version_1_sqlite_file_migrates_and_keeps_its_rows(tmp_path: Path)
         assert row.release_id == "2004-10-05-release-5" and row.status == PENDING
         assert await store.saved_query(await store.save_query("coal mine")) == "coal mine"
         # What version 1 could not hold now fits, and stays unique.
-        result = await store.upsert_releases([release(URL_ID), release("x" * 1000, 2)],
-                                             "test", plan)
+        result = await ingest(store, [release(URL_ID), release("x" * 1000, 2)])
         assert len(result.new) == 2 and result.deliveries == 2
-        assert (await store.upsert_releases([release(URL_ID)], "test", plan)).unchanged == 1
+        assert (await ingest(store, [release(URL_ID)])).unchanged == 1
         assert (await store.get_release(URL_ID)).id == URL_ID
     finally:
         await store.close()
     reopened = await Store.open(f"sqlite:///{path}")  # opening again migrates nothing
     try:
-        assert await reopened.count_releases() == 7
+        assert (await reopened.stats())["releases"] == 7
     finally:
         await reopened.close()
 
@@ -218,7 +225,7 @@ async def test_version_1_postgresql_database_migrates(postgres_url: str) -> None
         [row] = await store.outbox_rows(5)
         assert row.release_id == "old-1"
         long_id = "日本語" * 340
-        assert (await store.upsert_releases([release(long_id)], "t", plan)).deliveries == 1
+        assert (await ingest(store, [release(long_id)])).deliveries == 1
         assert (await store.get_release(long_id)).id == long_id
     finally:
         await store.close()

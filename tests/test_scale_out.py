@@ -63,10 +63,9 @@ async def _bot(emulator: Emulator) -> telegram.Bot:
 
 
 async def _queue(store: Store, releases: list[Any], chats: list[int]) -> None:
-    def plan(new: Any, _subs: Any) -> list[Delivery]:
-        return [Delivery(r.id, chat, 0, ("",)) for r in new for chat in chats]
-
-    await store.upsert_releases(releases, "test", plan)
+    async with store.ingest_batch("test") as batch:
+        new = (await batch.upsert(releases)).new
+        await batch.enqueue([Delivery(r.id, chat, 0, ("",)) for r in new for chat in chats])
 
 
 async def _bulk_outbox(store: Store, rows: list[tuple[int, float]]) -> None:

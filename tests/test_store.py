@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
 
@@ -20,8 +21,24 @@ from bot.store import (
     SourceState,
     Store,
     StoreError,
+    saved_queries_table,
 )
+from bot.store.queries import QUERY_LIFETIME
 from tests import pg
+from tests.conftest import ROOT, BotHarness
+
+
+async def queue(store: Store, releases: list[Release],
+                plan: Callable[[list[Release]], list[Delivery]]) -> None:
+    """Store ``releases`` and, in the same batch, the outbox rows ``plan`` gives the new ones."""
+    async with store.ingest_batch("test") as batch:
+        new = (await batch.upsert(releases)).new
+        await batch.enqueue(plan(new))
+
+
+async def count_releases(store: Store) -> int:
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(sa.text("SELECT count(*) FROM releases"))).scalar_one())
 
 
 def release(n: int, **changes: object) -> Release:
@@ -63,7 +80,7 @@ async def test_reopening_keeps_data(tmp_path: Path) -> None:
     await s.upsert_releases([release(1)])
     await s.close()
     s = await Store.open(url)
-    assert [r.id for r in await s.all_releases()] == ["r1"]
+    assert [r.id for r in await s.latest_releases(10)] == ["r1"]
     await s.close()
 
 
@@ -77,33 +94,31 @@ async def test_upsert_counts_and_round_trips(store: Store) -> None:
 
 
 async def test_outbox_rows_written_with_new_releases_only(store: Store) -> None:
-    await store.add_subscription(10, 0, "")
+    def plan(releases: list[Release]) -> list[Delivery]:
+        return [Delivery(r.id, 10, 0, ("",)) for r in releases]
 
-    def plan(releases, subs):
-        return [Delivery(r.id, s.chat_id, s.thread_id, (s.topic,)) for r in releases for s in subs]
-
-    await store.upsert_releases([release(1)], plan=plan)
-    await store.upsert_releases([release(1, summary="changed"), release(2)], plan=plan)
+    await queue(store, [release(1)], plan)
+    await queue(store, [release(1, summary="changed"), release(2)], plan)
     rows = await store.outbox_rows()
     assert [(r.release_id, r.chat_id, r.status) for r in rows] == [
         ("r1", 10, PENDING), ("r2", 10, PENDING)]
 
 
-async def test_failed_plan_rolls_back_the_releases(store: Store) -> None:
-    def broken(releases, subs):
-        raise RuntimeError("boom")
-
-    await store.add_subscription(10, 0, "")
+async def test_a_failed_batch_stores_neither_releases_nor_alerts(store: Store) -> None:
     with pytest.raises(RuntimeError):
-        await store.upsert_releases([release(1)], plan=broken)
-    assert await store.count_releases() == 0
+        async with store.ingest_batch("test") as batch:
+            await batch.upsert([release(1)])
+            await batch.enqueue([Delivery("r1", 10, 0, ("",))])
+            raise RuntimeError("boom")  # e.g. the process dies before the commit
+    assert await count_releases(store) == 0
+    assert await store.outbox_rows() == []
 
 
 async def test_subscriptions_no_duplicates_and_removal(store: Store) -> None:
     assert await store.add_subscription(1, 0, "mining")
     assert not await store.add_subscription(1, 0, "mining")
     assert await store.add_subscription(1, 7, "mining")  # another forum thread
-    assert await store.count_subscriptions(1) == 2
+    assert len(await store.subscriptions(1)) == 2
     assert await store.remove_subscription(1, 0, "mining")
     assert not await store.remove_subscription(1, 0, "mining")
     [left] = await store.subscriptions(1)
@@ -114,8 +129,7 @@ async def test_subscriptions_no_duplicates_and_removal(store: Store) -> None:
 async def test_end_chat_ends_subscriptions_and_pending_rows(store: Store) -> None:
     await store.save_chat(5, "private", "Ann")
     await store.add_subscription(5, 0, "")
-    await store.upsert_releases([release(1)], plan=lambda rs, ss: [
-        Delivery(r.id, 5, 0, ("",)) for r in rs])
+    await queue(store, [release(1)], lambda rs: [Delivery(r.id, 5, 0, ("",)) for r in rs])
     assert await store.end_chat(5, "blocked") == 1
     assert await store.subscriptions(5) == []
     [row] = await store.outbox_rows(5)
@@ -126,8 +140,7 @@ async def test_end_chat_ends_subscriptions_and_pending_rows(store: Store) -> Non
 async def test_migrate_chat_moves_subscriptions_and_pending(store: Store) -> None:
     await store.save_chat(-5, "group", "Team")
     await store.add_subscription(-5, 0, "mining")
-    await store.upsert_releases([release(1)], plan=lambda rs, ss: [
-        Delivery(r.id, -5, 0, ("mining",)) for r in rs])
+    await queue(store, [release(1)], lambda rs: [Delivery(r.id, -5, 0, ("mining",)) for r in rs])
     await store.migrate_chat(-5, -1005)
     assert [s.topic for s in await store.subscriptions(-1005)] == ["mining"]
     assert await store.subscriptions(-5) == []
@@ -137,8 +150,7 @@ async def test_migrate_chat_moves_subscriptions_and_pending(store: Store) -> Non
 
 
 async def test_outbox_retry_and_failure(store: Store) -> None:
-    await store.upsert_releases([release(1)], plan=lambda rs, ss: [
-        Delivery(r.id, 9, 0, ("",)) for r in rs])
+    await queue(store, [release(1)], lambda rs: [Delivery(r.id, 9, 0, ("",)) for r in rs])
     [row] = await store.due_deliveries(time.time(), 10)
     await store.mark_retry(row.id, time.time() + 60, "timeout")
     assert await store.due_deliveries(time.time(), 10) == []
@@ -166,6 +178,63 @@ async def test_saved_queries_and_source_state(store: Store) -> None:
     await store.save_source_state(SourceState("feed", etag="y"))
     assert (await store.source_state("feed")).etag == "y"
     assert [s.name for s in await store.source_states()] == ["feed"]
+
+
+async def test_saved_queries_unused_for_a_while_expire(store: Store) -> None:
+    old = await store.save_query("coal mine")
+    used = await store.save_query("osh")
+    async with store.engine.begin() as conn:  # both saved long ago
+        await conn.execute(sa.update(saved_queries_table).values(
+            created_at=time.time() - QUERY_LIFETIME - 60))
+    await store.save_query("osh")  # "More" pressed again: that one is in use
+    assert await store.saved_query(old) is None
+    assert await store.saved_query(used) == "osh"
+
+
+async def test_an_old_database_gains_the_saved_query_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copy(ROOT / "tests" / "fixtures" / "store_v1.sqlite3", path)
+    store = await Store.open(f"sqlite:///{path}")
+    try:
+        async with store.engine.connect() as conn:
+            indexes = set((await conn.execute(sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'index'"))).scalars())
+        assert "ix_saved_queries_created_at" in indexes
+        assert await store.saved_query(await store.save_query("coal")) == "coal"
+    finally:
+        await store.close()
+
+
+async def test_an_expired_more_button_says_so(newsbot: BotHarness) -> None:
+    [first] = await newsbot.ask("/search safety and health")
+    [[button]] = first["reply_markup"]["inline_keyboard"]
+    store = newsbot.services.store
+    async with store.engine.begin() as conn:
+        await conn.execute(sa.update(saved_queries_table).values(
+            created_at=time.time() - QUERY_LIFETIME - 60))
+    await store.save_query("another search")  # saving sweeps the expired ones
+    query = newsbot.emu.press_button(first, button["callback_data"], from_user=newsbot.user)
+    await newsbot.emu.wait_for(lambda: query["id"] in newsbot.emu.callback_answers)
+    answer = newsbot.emu.callback_answers[query["id"]]
+    assert "expired" in answer["text"] and "/search" in answer["text"]
+    assert answer.get("show_alert")
+
+
+async def test_migrating_a_chat_keeps_what_the_new_chat_has(store: Store) -> None:
+    await store.save_chat(-5, "group", "Team")
+    for chat in (-5, -1005):
+        await store.add_subscription(chat, 0, "mining")
+    await store.add_subscription(-5, 0, "osh", cadence="daily")
+    await queue(store, [release(1), release(2)], lambda rs: [
+        Delivery(r.id, -5, 0, ("mining",)) for r in rs])
+    await queue(store, [release(3)], lambda rs: [Delivery("r1", -1005, 0, ("mining",))])
+    await store.migrate_chat(-5, -1005)
+    assert [(s.topic, s.cadence) for s in await store.subscriptions(-1005)] == [
+        ("mining", "instant"), ("osh", "daily")]
+    rows = {(r.release_id, r.chat_id): r.status for r in await store.outbox_rows()}
+    assert rows == {("r1", -5): ENDED, ("r2", -1005): PENDING, ("r1", -1005): PENDING}
+    assert not (await store.get_chat(-5)).active
+    assert (await store.get_chat(-1005)).title == "Team"
 
 
 async def test_stats(store: Store) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-import bot.store as store_module
+import bot.store.engine as store_engine
 from bot.cli import main
 from bot.store import SENT, Store, StoreGone, StoreUnavailable
 from tests import test_e2e_alerts
@@ -233,9 +233,9 @@ async def test_connection_opened_read_only_is_replaced_once_writable(
                  lambda _c, record: opened.append(record.info["read_only"]))
     try:
         await store.engine.dispose()
-        monkeypatch.setattr(store_module, "_writable", lambda _path: False)
+        monkeypatch.setattr(store_engine, "_writable", lambda _path: False)
         await store.subscriptions(1)  # a connection opened while "read-only"
-        monkeypatch.setattr(store_module, "_writable", lambda _path: True)
+        monkeypatch.setattr(store_engine, "_writable", lambda _path: True)
         assert await store.add_subscription(1, 0, "after")
         assert opened == [True, False]
     finally:
