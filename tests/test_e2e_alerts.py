@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.app import build_application, running
 from bot.config import SourceSettings
 from bot.emulator import Emulator
-from tests.conftest import DATA, ROOT, TOKEN, BotHarness, make_settings
+from tests.helpers import DATA, ROOT, TOKEN, BotHarness, make_settings
 
 NEW_TRAFFICKING = {"title": "New survey on child trafficking in the Mekong region",
                    "date": "2004-11-02", "summary": "Traffickers target migrant children.",

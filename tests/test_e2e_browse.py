@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.app import ALLOWED_UPDATES, build_application, running
 from bot.releases import Release
-from tests.conftest import BOT_USERNAME, DATA, BotHarness
+from tests.helpers import BOT_USERNAME, DATA, BotHarness
 
 SHIPPED = [Release.from_dict(d) for d in json.loads((DATA / "releases.json").read_text())]
 

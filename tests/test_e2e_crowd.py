@@ -21,7 +21,7 @@ from bot.config import DeliverySettings, Settings
 from bot.emulator import Emulator, FloodLimits
 from bot.handlers.browse import MORE_PREFIX
 from bot.lane import REPLY_RETRIES
-from tests.conftest import BOT_USERNAME, TOKEN, BotHarness, make_settings
+from tests.helpers import BOT_USERNAME, TOKEN, BotHarness, make_settings
 from tests.test_delivery import queue, release
 
 #: Telegram's limits, with no burst allowed to one chat (a strict Bot API).

@@ -18,7 +18,7 @@ from bot.config import Settings, SourceSettings
 from bot.emulator import Emulator
 from bot.permissions import GROUP_REFUSAL
 from bot.render import MAX_MESSAGE, telegram_length
-from tests.conftest import DATA, BotHarness, make_settings
+from tests.helpers import DATA, BotHarness, make_settings
 from tests.test_e2e_alerts import NEW_MINING, NEW_TRAFFICKING, append_release
 
 #: A Tuesday morning, before the default digest time (08:00 UTC).

@@ -17,7 +17,7 @@ from bot.emulator import Emulator
 from bot.handlers.admin import stats_html
 from bot.handlers.subscriptions import REMOVE_PREFIX
 from bot.store import SourceState
-from tests.conftest import ADMIN_ID, BotHarness, make_settings
+from tests.helpers import ADMIN_ID, BotHarness, make_settings
 
 LIMIT = 4
 RELEASES = 10  # data/releases.json

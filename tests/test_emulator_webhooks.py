@@ -12,7 +12,7 @@ from aiohttp import web
 from telegram.error import BadRequest, Conflict
 
 from bot.emulator import Emulator
-from tests.conftest import TOKEN
+from tests.helpers import TOKEN
 
 PUBLIC = "https://hooks.example.org/"
 

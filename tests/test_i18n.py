@@ -35,7 +35,7 @@ from bot.i18n import (
     use_language,
 )
 from bot.store import SCHEMA_VERSION, Store
-from tests.conftest import DATA, ROOT, BotHarness, make_settings
+from tests.helpers import DATA, ROOT, BotHarness, make_settings
 
 TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]
 #: What the maintenance commands in the README extract (``pybabel extract -k …``).

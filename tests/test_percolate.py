@@ -13,7 +13,7 @@ from bot.percolate import TopicIndex
 from bot.search import SearchIndex
 from bot.store import Delivery, Store, subscriptions_table
 from bot.topics import TopicError, TopicMatcher
-from tests.conftest import DATA
+from tests.helpers import DATA
 from tests.test_topiccount import FIXED, _extra
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")

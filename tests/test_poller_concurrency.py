@@ -16,7 +16,7 @@ from bot.app import build_application, running
 from bot.config import SourceSettings
 from bot.emulator import Emulator
 from bot.poller import SourcePoller, file_source_name
-from tests.conftest import BotHarness, make_settings
+from tests.helpers import BotHarness, make_settings
 
 #: Far longer than any wait in these tests: if the hanging feed held the others back, they
 #: would time out.

@@ -36,7 +36,7 @@ from bot.emulator import Emulator, FloodLimits
 from bot.emulator.limits import FloodLimiter
 from bot.lane import ALERT, REPLY, Lane
 from bot.store import PENDING, SENT, Delivery, Store, StoreUnavailable, outbox_table
-from tests.conftest import DATA
+from tests.helpers import DATA
 from tests.test_delivery import release, sends, until
 
 TOKEN = "777002:scale-out-test-token"

@@ -21,7 +21,7 @@ from bot.ingest import Ingestor
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Store
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

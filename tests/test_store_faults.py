@@ -22,7 +22,7 @@ import bot.store as store_module
 from bot.cli import main
 from bot.store import SENT, Store, StoreGone, StoreUnavailable
 from tests import test_e2e_alerts
-from tests.conftest import DATA, ROOT, TOKEN, BotHarness
+from tests.helpers import DATA, ROOT, TOKEN, BotHarness
 from tests.storefaults import StoreFaults
 from tests.test_e2e_alerts import NEW_MINING, NEW_TRAFFICKING, append_release, settle
 

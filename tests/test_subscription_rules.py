@@ -8,7 +8,7 @@ from bot import subscriptions as rules
 from bot.releases import Release
 from bot.store import Store
 from bot.topics import TopicMatcher
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")
 

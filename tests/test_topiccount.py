@@ -11,7 +11,7 @@ from bot.releases import Release
 from bot.search import SearchIndex
 from bot.topiccount import TopicCounter
 from bot.topics import TopicError, TopicMatcher
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")
 

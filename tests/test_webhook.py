@@ -19,7 +19,7 @@ from bot.app import build_application, running
 from bot.config import ConfigError, ServerSettings, Settings, SourceSettings
 from bot.emulator import Emulator
 from bot.server import SECRET_HEADER, HttpServer
-from tests.conftest import DATA, TOKEN, BotHarness, make_settings
+from tests.helpers import DATA, TOKEN, BotHarness, make_settings
 from tests.storefaults import StoreFaults
 
 PUBLIC = "https://bot.example.org/"
@@ -318,7 +318,7 @@ async def test_newsbot_run_listen_overrides_the_config(emulator: Emulator, tmp_p
     import socket
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     with socket.socket() as probe:  # a free port for the command line
         probe.bind(("127.0.0.1", 0))
