@@ -15,7 +15,7 @@ from bot.app import build_application, running
 from bot.config import Settings
 from bot.emulator import Emulator
 from tests import pg
-from tests.helpers import BOT_USERNAME, TOKEN, BotHarness, make_settings
+from tests.helpers import BOT_USERNAME, DATA, TOKEN, BotHarness, make_settings
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +45,14 @@ async def emulator() -> AsyncIterator[Emulator]:
 @pytest.fixture
 def settings(tmp_path: Path, emulator: Emulator) -> Settings:
     return make_settings(tmp_path, emulator.base_url)
+
+
+@pytest.fixture
+def releases_file(tmp_path: Path) -> Path:
+    """A copy of the shipped releases that a test may append to (a source the bot polls)."""
+    path = tmp_path / "releases.json"
+    path.write_text((DATA / "releases.json").read_text())
+    return path
 
 
 @pytest.fixture

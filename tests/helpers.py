@@ -39,7 +39,7 @@ ADMIN_ID = 4242
 
 #: How long :func:`eventually` and :func:`quiet` wait before failing. Only a bound that turns
 #: a hang into a readable failure: a passing test never waits that long.
-WAIT_TIMEOUT = 10.0
+WAIT_TIMEOUT = 20.0
 #: How often :func:`eventually` looks again.
 _POLL = 0.02
 
@@ -109,7 +109,7 @@ async def eventually(predicate: Callable[[], T | Awaitable[T]], timeout: float =
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]  # an awaited T is a T
+            return value
         if loop.time() > deadline:
             name = what or getattr(predicate, "__qualname__", repr(predicate))
             raise AssertionError(f"timed out after {timeout:g} s waiting for: {name}")
@@ -133,10 +133,9 @@ async def quiet(harness: BotHarness, timeout: float = WAIT_TIMEOUT) -> None:
 
 
 async def _updates_handled(harness: BotHarness) -> None:
-    pending = harness.emu.bots[harness.settings.telegram.token].updates
-    while pending:  # confirmed (and so removed) once the bot has taken them
+    bot = harness.emu.bots[harness.settings.require_token()]
+    while bot.updates:  # an update is confirmed (and dropped) once the bot has taken it
         await asyncio.sleep(_POLL)
-        pending = harness.emu.bots[harness.settings.telegram.token].updates
     if harness.app is not None:
         await harness.app.update_queue.join()  # marked done after each update's handlers
 

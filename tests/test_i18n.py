@@ -4,7 +4,6 @@ the command list per language."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import io
 import json
@@ -269,4 +268,3 @@ async def test_command_list_registered_per_language(newsbot: BotHarness) -> None
     assert descriptions(by_language["es"])["help"] == "Cómo usar este bot"
     assert descriptions(by_language[None])["help"] == "How to use this bot"
     assert "language" in descriptions(by_language["fr"])
-    await asyncio.sleep(0)
