@@ -124,12 +124,19 @@ async def quiet(harness: BotHarness, timeout: float = WAIT_TIMEOUT) -> None:
     in progress has finished (it may queue alerts), and the deliverer has made a pass that
     began after this call and found nothing due and nothing in flight.
     """
-    async with asyncio.timeout(timeout):
-        await _updates_handled(harness)
-        await _polls_finished(harness.services)
-        deliverer = harness.services.deliverer
-        assert deliverer is not None, "the bot is not running (see bot.app.running)"
-        await deliverer.idle()
+    deliverer = harness.services.deliverer
+    assert deliverer is not None, "the bot is not running (see bot.app.running)"
+    step = "every update handled"
+    try:
+        async with asyncio.timeout(timeout):
+            await _updates_handled(harness)
+            step = "the source poll in progress finished"
+            await _polls_finished(harness.services)
+            step = "the deliverer idle"
+            await deliverer.idle()
+    except TimeoutError:
+        raise AssertionError(f"the bot was not quiet after {timeout:g} s: still waiting for "
+                             f"{step}") from None
 
 
 async def _updates_handled(harness: BotHarness) -> None:
