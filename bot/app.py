@@ -185,6 +185,7 @@ async def running(app: Application[Any, Any, Any, Any, Any, Any], *,
         poller = SourcePoller(settings.sources, svc.store, svc.ingestor, shared=shared)
         deliverer = Deliverer(app.bot, svc.store, settings.delivery, svc.ingestor.deliveries_added,
                               languages=svc.languages)
+        svc.deliverer, svc.poller = deliverer, poller
         if shared:
             deliverer.lane.share(SharedSlots(svc.store, deliverer.lane.interval))
         polling = not settings.telegram.webhook_url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import CallbackContext
 
@@ -14,6 +14,10 @@ from bot.ingest import Ingestor
 from bot.search import SearchIndex
 from bot.store import Store
 from bot.topics import TopicMatcher
+
+if TYPE_CHECKING:
+    from bot.delivery import Deliverer
+    from bot.poller import SourcePoller
 
 _KEY = "newsbot.services"
 
@@ -33,6 +37,9 @@ class Services:
     fatal: asyncio.Event = field(default_factory=asyncio.Event)
     #: Each chat's language (made from the store when not given).
     languages: ChatLanguages = None  # type: ignore[assignment]
+    #: The running bot's delivery loop and source poller (set by ``bot.app.running``).
+    deliverer: Deliverer | None = None
+    poller: SourcePoller | None = None
 
     def __post_init__(self) -> None:
         if self.languages is None:

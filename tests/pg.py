@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,9 @@ def _asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def _connect() -> object:
-    import asyncpg  # the test extra installs it
+async def _connect() -> Any:
+    # The test extra installs it; it ships no type information.
+    import asyncpg  # type: ignore[import-untyped]
 
     try:
         return await asyncpg.connect(_asyncpg_dsn(SERVER_URL), timeout=5)
@@ -45,18 +47,18 @@ async def create_database() -> str:
     conn = await _connect()
     name = f"newsbot_test_{uuid.uuid4().hex[:16]}"
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+        await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
-        await conn.close()  # type: ignore[attr-defined]
+        await conn.close()
     return name
 
 
 async def drop_database(name: str) -> None:
     conn = await _connect()
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        await conn.close()  # type: ignore[attr-defined]
+        await conn.close()
 
 
 async def fresh_database() -> AsyncIterator[str]:

@@ -14,7 +14,7 @@ from bot.config import SourceSettings
 from bot.handlers.browse import LATEST_USAGE
 from bot.permissions import CHECK_FAILED
 from bot.poller import SourcePoller, file_source_name
-from tests.conftest import ADMIN_ID, BotHarness
+from tests.helpers import ADMIN_ID, BotHarness
 
 
 def forge_press(harness: BotHarness, message: dict[str, Any], data: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from bot import cli
 from bot.cli import main
 from bot.sources import SourceError, load_file
-from tests.conftest import DATA
+from tests.helpers import DATA
 from tests.test_cli import _newsbot, _run_config
 
 SECRET = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.conftest import DATA, ROOT, TOKEN
+from tests.helpers import DATA, ROOT, TOKEN
 
 SEED = ROOT / "tests" / "fixtures" / "sources" / "ilo-news-2004.txt"
 

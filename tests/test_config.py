@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import file_url
 from bot.config import ConfigError, Settings, load_settings
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_example_config_documents_exactly_the_defaults(tmp_path: Path, monkeypatch) -> None:

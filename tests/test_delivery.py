@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,7 @@ from bot.emulator import Emulator, FloodLimits
 from bot.releases import Release
 from bot.render import release_html
 from bot.store import ENDED, FAILED, PENDING, SENT, Delivery, OutboxRow, Store
+from tests.helpers import eventually
 
 TOKEN = "777001:delivery-test-token"
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,16 +70,6 @@ async def queue(store: Store, releases: Iterable[Release], targets: Iterable[int
 
 async def rows(store: Store, chat_id: int | None = None) -> list[OutboxRow]:
     return await store.outbox_rows(chat_id)
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
-    """Wait for ``check()``; the timeout only turns a hang into a readable failure."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.02)
 
 
 def _str(value: Any) -> str | None:
@@ -182,9 +174,38 @@ async def test_the_loop_wakes_on_the_event_and_on_its_interval(emu: Emulator, st
     # Rows written by another process (`newsbot import`) set no event: the interval finds them.
     await queue(store, [release(2)], [bob["id"]])
     await emu.wait_for_messages(bob["id"], 1)
-    await until(lambda: _all_status(store, SENT), "every row marked sent")
+    await eventually(lambda: _all_status(store, SENT), what="every row marked sent")
     await deliverer.stop()
     assert len(emu.sent(ada["id"])) == len(emu.sent(bob["id"])) == 1
+
+
+async def test_idle_waits_for_what_was_due_and_for_nothing_later(emu: Emulator, store: Store,
+                                                                 make: Any) -> None:
+    ada = emu.private_chat(emu.add_user("Ada"))
+    deliverer = await make(emu, interval_seconds=5.0)
+    with pytest.raises(RuntimeError):
+        await deliverer.idle()
+    await deliverer.acquire_lock()
+    deliverer.start()
+    await asyncio.wait_for(deliverer.idle(), 10)  # nothing queued: idle at once
+
+    # Written without setting the wakeup event: idle() looks anyway, and returns only once
+    # both alerts (one chat: a second apart) are sent and marked.
+    await queue(store, [release(1), release(2)], [ada["id"]])
+    await asyncio.wait_for(deliverer.idle(), 10)
+    assert len(emu.sent(ada["id"])) == 2
+    assert await _all_status(store, SENT)
+
+    # A row due only later (a retry) leaves the deliverer idle.
+    await queue(store, [release(3)], [ada["id"]])
+    [row] = [r for r in await rows(store) if r.status == PENDING]
+    await store.mark_retry(row.id, time.time() + 60, "later")
+    await asyncio.wait_for(deliverer.idle(), 10)
+    assert len(emu.sent(ada["id"])) == 2
+
+    waiter = asyncio.ensure_future(deliverer.idle())
+    await deliverer.stop()  # a waiter is let go when the loop stops
+    await asyncio.wait_for(waiter, 10)
 
 
 async def _all_status(store: Store, status: str) -> bool:
@@ -198,7 +219,8 @@ async def test_forum_thread_gets_message_thread_id(emu: Emulator, store: Store,
     deliverer = await make(emu, per_chat_per_second=5, per_group_per_minute=600)
 
     assert await deliverer.deliver_due() == 1  # one per pass: a chat gets one at a time
-    await until(lambda: _delivered(deliverer, 2), "the second row, after the group's gap")
+    await eventually(lambda: _delivered(deliverer, 2),
+                     what="the second row, after the group's gap")
 
     threads = sorted(m.get("message_thread_id", 0) for m in emu.sent(forum["id"]))
     assert threads == [0, 7]
@@ -240,7 +262,7 @@ async def test_429_pauses_everything_and_does_not_count_an_attempt(
 
     await emu.wait_for_messages(ada["id"], 1)
     await emu.wait_for_messages(bob["id"], 1)
-    await until(lambda: _all_status(store, SENT), "both rows marked sent")
+    await eventually(lambda: _all_status(store, SENT), what="both rows marked sent")
 
     assert deliverer.stats.rate_limited == 1
     ada_row, _bob_row = await rows(store)
@@ -266,7 +288,7 @@ async def test_blocked_user_ends_subscriptions_and_pending_rows(
     emu.block_bot(ada)
     deliverer = await make(emu)
 
-    await until(lambda: _delivered(deliverer, 2), "Bob's two alerts")
+    await eventually(lambda: _delivered(deliverer, 2), what="Bob's two alerts")
 
     assert emu.sent(ada_chat) == []
     assert len(await store.subscriptions(ada_chat)) == 0
@@ -340,7 +362,7 @@ async def test_5xx_then_success_is_retried_with_backoff(emu: Emulator, store: St
     assert (row.status, row.attempts) == (PENDING, 1)
     assert "Bad Gateway" in (row.last_error or "")
 
-    await until(lambda: _delivered(deliverer, 1), "the retry")
+    await eventually(lambda: _delivered(deliverer, 1), what="the retry")
     [row] = await rows(store)
     assert (row.status, row.attempts) == (SENT, 2)
     assert len(emu.sent(ada)) == 1
@@ -359,7 +381,7 @@ async def test_always_5xx_fails_after_max_attempts_and_stays_listed(
     async def ada_failed() -> bool:
         return (await rows(store, ada))[0].status == FAILED
 
-    await until(ada_failed, "Ada's row marked failed")
+    await eventually(ada_failed, what="Ada's row marked failed")
     await deliverer.stop()
 
     [row] = await rows(store, ada)
@@ -378,7 +400,7 @@ async def test_timeout_is_retried(emu: Emulator, store: Store, make: Any) -> Non
     emu.faults.add("sendMessage", chat_id=ada, delay=1.5)
     deliverer = await make(emu, read_timeout=0.3)
 
-    await until(lambda: _delivered(deliverer, 1), "the retry after the timeout")
+    await eventually(lambda: _delivered(deliverer, 1), what="the retry after the timeout")
 
     [row] = await rows(store)
     assert (row.status, row.attempts) == (SENT, 2)
@@ -530,7 +552,7 @@ async def test_rows_pending_at_a_stop_go_out_after_restart(
     first.start()
     await emu.wait_for_messages(ada, 1)
     await emu.wait_for_messages(bob, 1)
-    await until(lambda: _status_of(store, bob, SENT), "Bob's row marked sent")
+    await eventually(lambda: _status_of(store, bob, SENT), what="Bob's row marked sent")
     await first.stop()
     await first.release_lock()
 
@@ -664,10 +686,12 @@ async def test_a_lost_lock_stops_sending_until_it_is_back(
                                     is_stale=lambda _owner: True) is None
 
     with caplog.at_level(logging.ERROR, logger="bot.delivery"):
-        await until(lambda: _logged(caplog, "delivery paused: another newsbot process "
-                                            "(otherhost:99)"), "the lost lock is noticed")
+        await eventually(lambda: _logged(caplog, "delivery paused: another newsbot process "
+                                                 "(otherhost:99)"), what="the lost lock is noticed")
     await queue(store, [release(1)], [ada])
     deliverer.wakeup.set()
+    # A span, not idle(): the row stays due while the other process holds the lock, so this
+    # deliverer never becomes idle; half a second is many of its passes.
     await asyncio.sleep(0.5)
     assert emu.sent(ada) == []  # the other process delivers now, not this one
 

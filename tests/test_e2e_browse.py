@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 from bot.app import ALLOWED_UPDATES, build_application, running
 from bot.releases import Release
-from tests.conftest import BOT_USERNAME, DATA, BotHarness
+from tests.helpers import BOT_USERNAME, DATA, BotHarness, quiet
 
 SHIPPED = [Release.from_dict(d) for d in json.loads((DATA / "releases.json").read_text())]
 
@@ -175,7 +174,7 @@ async def test_unknown_command(newsbot: BotHarness) -> None:
     group = emu.add_group("Quiet", members={newsbot.user["id"]: "member"})
     emu.send_message(group, "/frobnicate", from_user=newsbot.user)
     emu.send_message(group, "just chatting", from_user=newsbot.user)
-    await asyncio.sleep(0.5)
+    await quiet(newsbot)
     assert emu.sent(group["id"]) == []  # a group's other commands and chatter are not ours
 
 

@@ -7,10 +7,9 @@ how long anything took.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from bot.config import DeliverySettings, Settings
 from bot.emulator import Emulator, FloodLimits
 from bot.handlers.browse import MORE_PREFIX
 from bot.lane import REPLY_RETRIES
-from tests.conftest import BOT_USERNAME, TOKEN, BotHarness, make_settings
+from tests.helpers import BOT_USERNAME, TOKEN, BotHarness, eventually, make_settings
 from tests.test_delivery import queue, release
 
 #: Telegram's limits, with no burst allowed to one chat (a strict Bot API).
@@ -58,15 +57,6 @@ def write_all(emu: Emulator, count: int, name: str = "Person") -> list[tuple[int
 def message_sends(emu: Emulator, chat_ids: set[int] | None = None) -> list[Any]:
     return [r for r in emu.requests if r.method == "sendMessage"
             and (chat_ids is None or int(r.params["chat_id"]) in chat_ids)]
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_a_crowd_gets_exactly_one_right_reply_each_and_no_429(newsbot: BotHarness) -> None:
@@ -115,7 +105,8 @@ async def test_a_reply_overtakes_a_queued_fan_out(slow_bot: BotHarness) -> None:
     subscribers = {emu.private_chat(emu.add_user(f"Reader {n}"))["id"] for n in range(40)}
     await queue(store, [release(1)], sorted(subscribers))
     newsbot.services.ingestor.deliveries_added.set()
-    await until(lambda: len(message_sends(emu, subscribers)) >= 3, "the fan-out to start")
+    await eventually(lambda: len(message_sends(emu, subscribers)) >= 3, timeout=30,
+                     what="the fan-out to start")
     alerts_before = len(message_sends(emu, subscribers))
     [answer] = await newsbot.ask(SEARCH)
     assert right_reply(SEARCH, answer["text"])
@@ -123,7 +114,8 @@ async def test_a_reply_overtakes_a_queued_fan_out(slow_bot: BotHarness) -> None:
     between = len(message_sends(emu, subscribers)) - alerts_before
     # The fan-out keeps up to 10 alerts waiting in the lane; the reply went before them.
     assert between <= 5 and overtaken > 0, (between, overtaken)
-    await until(lambda: all(emu.sent(c) for c in subscribers), "every alert")
+    await eventually(lambda: all(emu.sent(c) for c in subscribers), timeout=30,
+                     what="every alert")
     assert emu.count_429 == 0
 
 
@@ -163,8 +155,9 @@ async def test_a_failed_reply_after_the_subscription_was_stored_is_not_called_a_
     # Telegram fails the reply, again and again (each retry too).
     emu.faults.add("sendMessage", chat_id=chat_id, error=500, times=REPLY_RETRIES + 1)
     emu.send_message(newsbot.chat, SUBSCRIBE, from_user=newsbot.user)
-    await until(lambda: [r.status for r in message_sends(emu, {chat_id})]
-                == [500] * (REPLY_RETRIES + 1), "the failed reply and its retries")
+    await eventually(lambda: [r.status for r in message_sends(emu, {chat_id})]
+                     == [500] * (REPLY_RETRIES + 1), timeout=30,
+                     what="the failed reply and its retries")
     [listing] = await newsbot.ask("/subscriptions")
     assert "trafficking" in listing["text"]  # the subscription was stored...
     assert [m["text"] for m in emu.sent(chat_id)] == [listing["text"]]  # ...and no "Sorry"
@@ -189,8 +182,8 @@ async def test_a_reply_that_timed_out_after_the_action_gets_no_apology(
         # Telegram delivers the reply but its answer comes after the bot's read timeout.
         emu.faults.add("sendMessage", chat_id=chat["id"], delay=3.0)
         emu.send_message(chat, SUBSCRIBE, from_user=user)
-        await until(lambda: any(r.name == "bot.app" for r in caplog.records),
-                    "the handler's failure to be handled")
+        await eventually(lambda: any(r.name == "bot.app" for r in caplog.records), timeout=30,
+                         what="the handler's failure to be handled")
         before = len(emu.sent(chat["id"]))
         emu.send_message(chat, "/subscriptions", from_user=user)
         await emu.wait_for_messages(chat["id"], before + 1)

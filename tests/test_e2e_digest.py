@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -18,8 +17,8 @@ from bot.config import Settings, SourceSettings
 from bot.emulator import Emulator
 from bot.permissions import GROUP_REFUSAL
 from bot.render import MAX_MESSAGE, telegram_length
-from tests.conftest import DATA, BotHarness, make_settings
-from tests.test_e2e_alerts import NEW_MINING, NEW_TRAFFICKING, append_release
+from tests.helpers import BotHarness, eventually, make_settings, quiet
+from tests.test_e2e_alerts import NEW_MINING, NEW_TRAFFICKING, append_release, stored
 
 #: A Tuesday morning, before the default digest time (08:00 UTC).
 START = "2024-11-05T06:00:00+00:00"
@@ -46,13 +45,6 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture
-def releases_file(tmp_path: Path) -> Path:
-    path = tmp_path / "releases.json"
-    path.write_text((DATA / "releases.json").read_text())
-    return path
-
-
-@pytest.fixture
 def digest_settings(emulator: Emulator, tmp_path: Path, releases_file: Path) -> Settings:
     return dataclasses.replace(make_settings(tmp_path, emulator.base_url), sources=SourceSettings(
         files=(releases_file,), poll_seconds=0.3))
@@ -61,18 +53,9 @@ def digest_settings(emulator: Emulator, tmp_path: Path, releases_file: Path) -> 
 @pytest.fixture
 async def digest_bot(emulator: Emulator, digest_settings: Settings,
                      fake_clock: FakeClock) -> AsyncIterator[BotHarness]:
-    async with running(build_application(digest_settings)) as services:
-        yield BotHarness(emulator, services, digest_settings, emulator.add_user("Ada"))
-
-
-async def stored(bot: BotHarness, title: str) -> None:
-    """Wait until the poller ingested the release with this title."""
-    await bot.emu.wait_for(lambda: any(r.title == title for r in bot.services.index.latest(50)))
-
-
-async def settle(seconds: float = 1.0) -> None:
-    """Give the bot time to send anything it (wrongly) still would."""
-    await asyncio.sleep(seconds)
+    app = build_application(digest_settings)
+    async with running(app) as services:
+        yield BotHarness(emulator, services, digest_settings, emulator.add_user("Ada"), app)
 
 
 def texts(emu: Emulator, chat_id: int, since: int) -> list[str]:
@@ -91,12 +74,12 @@ async def test_daily_digest_arrives_once_at_its_time_with_what_matched(
     append_release(releases_file, NEW_TRAFFICKING)
     append_release(releases_file, NEW_MINING)
     await stored(digest_bot, NEW_MINING["title"])
-    await settle()
+    await quiet(digest_bot)
     assert len(emu.sent(chat)) == before  # no alert: it waits for the digest
 
     fake_clock.set("2024-11-05T08:00:01+00:00")
     await emu.wait_for_messages(chat, before + 1)
-    await settle()
+    await quiet(digest_bot)
     [digest] = texts(emu, chat, before)
     assert "Your daily digest: 1 new release" in digest
     assert digest.count(NEW_TRAFFICKING["title"]) == 1
@@ -106,7 +89,7 @@ async def test_daily_digest_arrives_once_at_its_time_with_what_matched(
 
     # The next day nothing new matched: no message at all.
     fake_clock.set("2024-11-06T08:00:01+00:00")
-    await settle(1.5)
+    await quiet(digest_bot)
     assert len(emu.sent(chat)) == before + 1
 
 
@@ -123,8 +106,8 @@ async def test_long_digest_comes_in_several_messages(
     releases_file.write_text(json.dumps(data))
     await stored(digest_bot, titles[-1])
     fake_clock.set("2024-11-05T08:00:01+00:00")
-    await _wait_all_sent(digest_bot, chat, 40)
-    await settle()
+    await all_sent(digest_bot, chat, 40)
+    await quiet(digest_bot)
     parts = emu.sent(chat)[before:]
     assert len(parts) >= 2
     assert all(telegram_length(p["text"]) <= MAX_MESSAGE for p in parts)
@@ -135,13 +118,13 @@ async def test_long_digest_comes_in_several_messages(
         assert joined.count(" ".join(title.split())) == 1
 
 
-async def _wait_all_sent(bot: BotHarness, chat_id: int, count: int) -> None:
-    for _ in range(300):
+async def all_sent(bot: BotHarness, chat_id: int, count: int) -> None:
+    """Wait until the chat has ``count`` outbox rows, all sent."""
+    async def sent() -> bool:
         rows = await bot.services.store.outbox_rows(chat_id)
-        if len(rows) == count and all(r.status == "sent" for r in rows):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not all {count} digest rows were sent: {rows}")
+        return len(rows) == count and all(r.status == "sent" for r in rows)
+
+    await eventually(sent, timeout=30, what=f"all {count} digest rows sent")
 
 
 async def test_digest_due_while_down_is_sent_once_at_start(
@@ -156,10 +139,11 @@ async def test_digest_due_while_down_is_sent_once_at_start(
     before = len(emulator.sent(user["id"]))
     fake_clock.set("2024-11-05T20:00:00+00:00")  # the bot was down at 08:00
     for _run in range(2):  # a second restart must not send it again
-        async with running(build_application(digest_settings)):
+        app = build_application(digest_settings)
+        async with running(app) as services:
             if _run == 0:
                 await emulator.wait_for_messages(user["id"], before + 1)
-            await settle()
+            await quiet(BotHarness(emulator, services, digest_settings, user, app))
     sent = texts(emulator, user["id"], before)
     assert len(sent) == 1 and NEW_TRAFFICKING["title"] in sent[0]
 
@@ -173,7 +157,7 @@ async def test_weekly_digest_goes_out_on_monday(
     append_release(releases_file, NEW_MINING)
     await stored(digest_bot, NEW_MINING["title"])
     fake_clock.set("2024-11-06T08:00:01+00:00")  # Wednesday: not yet
-    await settle(1.5)
+    await quiet(digest_bot)
     assert len(emu.sent(chat)) == before
     fake_clock.set("2024-11-11T08:00:01+00:00")  # Monday
     await emu.wait_for_messages(chat, before + 1)
@@ -209,7 +193,7 @@ async def test_subscriptions_show_cadence_and_mixed_chats_get_instant_alerts_onl
     append_release(releases_file, NEW_TRAFFICKING)
     append_release(releases_file, NEW_MINING)
     await emu.wait_for_messages(chat, before + 1)
-    await settle()
+    await quiet(digest_bot)
     [alert] = texts(emu, chat, before)
     assert NEW_MINING["title"] in alert  # the digest topic's release waits
 
@@ -227,7 +211,7 @@ async def test_digest_time_zone_and_replanning(
     assert "1 release waiting for a digest moves" in answer["text"]
     before = len(emu.sent(chat))
     fake_clock.set("2024-11-05T08:15:00+00:00")  # 09:15 in Paris (winter time): not yet
-    await settle(1.5)
+    await quiet(digest_bot)
     assert len(emu.sent(chat)) == before
     fake_clock.set("2024-11-05T08:30:01+00:00")  # 09:30 in Paris
     await emu.wait_for_messages(chat, before + 1)
@@ -281,16 +265,18 @@ async def test_a_digest_failing_halfway_does_not_resend_the_parts_already_sent(
     await emu.wait_for_messages(chat, before + 1)
     emu.faults.add("sendMessage", chat_id=chat, error=500)  # the next part fails once
     store = digest_bot.services.store
-    for _ in range(100):  # until the failure is recorded: the rest waits for a retry
+
+    async def failed() -> list[Any] | None:
         rows = await store.outbox_rows(chat)
-        if any(r.last_error for r in rows):
-            break
-        await asyncio.sleep(0.1)
+        return rows if any(r.last_error for r in rows) else None
+
+    # Until the failure is recorded: the rest waits for a retry.
+    rows = await eventually(failed, what="the failed part recorded")
     sent_first = [r for r in rows if r.status == "sent"]
     assert 0 < len(sent_first) < 30
     fake_clock.t += 60  # past the retry time
-    await _wait_all_sent(digest_bot, chat, 30)
-    await settle()
+    await all_sent(digest_bot, chat, 30)
+    await quiet(digest_bot)
     joined = "\n".join(texts(emu, chat, before))
     for title in titles:
         assert joined.count(title) == 1

@@ -6,7 +6,7 @@ import json
 
 from bot.handlers.inline import PAGE
 from bot.releases import Release
-from tests.conftest import BotHarness
+from tests.helpers import BotHarness
 
 
 async def answer(harness: BotHarness, query: str, offset: str = "") -> dict:

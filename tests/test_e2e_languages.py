@@ -18,7 +18,7 @@ from bot.config import Settings, SourceSettings
 from bot.emulator import Emulator
 from bot.handlers.common import reader_language, telegram_language
 from bot.i18n import use_language
-from tests.conftest import DATA, BotHarness, make_settings
+from tests.helpers import DATA, BotHarness, make_settings
 from tests.test_e2e_alerts import NEW_TRAFFICKING, append_release
 from tests.test_e2e_digest import FakeClock, fake_clock, stored  # noqa: F401 (a fixture)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.app import build_application, running
 from bot.config import SourceSettings, StorageSettings
 from bot.emulator import Emulator
-from tests.conftest import DATA, make_settings
+from tests.helpers import DATA, make_settings
 
 
 async def test_bot_on_postgres_searches_and_alerts(emulator: Emulator, tmp_path: Path,

@@ -4,9 +4,7 @@ the emulator."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from bot.emulator import Emulator
 from bot.handlers.admin import stats_html
 from bot.handlers.subscriptions import REMOVE_PREFIX
 from bot.store import SourceState
-from tests.conftest import ADMIN_ID, BotHarness, make_settings
+from tests.helpers import ADMIN_ID, BotHarness, eventually, make_settings
 
 LIMIT = 4
 RELEASES = 10  # data/releases.json
@@ -33,16 +31,6 @@ def settings(tmp_path: Path, emulator: Emulator) -> Settings:
 async def subs(bot: BotHarness, chat_id: int) -> list[tuple[int, str]]:
     """(thread, topic) of each subscription of a chat, oldest first."""
     return [(s.thread_id, s.topic) for s in await bot.services.store.subscriptions(chat_id)]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Wait for a condition that no bot message announces (e.g. a my_chat_member update)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def matched(text: str) -> int:

@@ -16,7 +16,7 @@ from bot.handlers.topics import GONE, NOT_ADMIN, STALE
 from bot.releases import Release
 from bot.render import TOPIC_PREFIX
 from bot.topics.rules import topic_tag
-from tests.conftest import ADMIN_ID, BotHarness, make_settings
+from tests.helpers import ADMIN_ID, BotHarness, make_settings
 
 Message = dict[str, Any]
 LIMIT = 3

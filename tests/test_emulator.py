@@ -141,7 +141,7 @@ async def test_long_poll_returns_as_soon_as_an_update_arrives(
     emu: Emulator, tg: telegram.Bot, alice: dict[str, Any]
 ) -> None:
     poll = asyncio.create_task(tg.get_updates(timeout=20))
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # a span: the long poll holds while nothing arrives
     assert not poll.done()
     emu.send_message(alice, "/ping@newsbot_test_bot now")
     updates = await asyncio.wait_for(poll, 5)
@@ -227,7 +227,7 @@ async def test_stop_releases_pending_long_polls_promptly() -> None:
     emulator.add_bot(TOKEN)
     async with httpx.AsyncClient(base_url=f"{emulator.base_url}{TOKEN}/") as client:
         poll = asyncio.create_task(client.post("getUpdates", json={"timeout": 30}))
-        await asyncio.sleep(0.1)
+        await emulator.wait_for(lambda: any(r.method == "getUpdates" for r in emulator.requests))
         await asyncio.wait_for(emulator.stop(), 3)
         response = await asyncio.wait_for(poll, 3)
     assert response.json() == {"ok": True, "result": []}
@@ -565,7 +565,7 @@ async def test_flood_limits_respected_means_no_429() -> None:
         async with telegram.Bot(TOKEN, base_url=emu.base_url) as tg:
             for _ in range(3):  # one chat, paced below 20/s
                 await tg.send_message(users[0]["id"], "paced")
-                await asyncio.sleep(0.07)
+                await asyncio.sleep(0.07)  # the pace itself: below 20 a second
             assert emu.count_429 == 0
             # Ten different chats at once: beyond 8/s overall.
             results = await asyncio.gather(

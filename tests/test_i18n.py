@@ -4,7 +4,6 @@ the command list per language."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import io
 import json
@@ -35,7 +34,7 @@ from bot.i18n import (
     use_language,
 )
 from bot.store import SCHEMA_VERSION, Store
-from tests.conftest import DATA, ROOT, BotHarness, make_settings
+from tests.helpers import DATA, ROOT, BotHarness, make_settings
 
 TRANSLATED = [lang for lang in LANGUAGES if lang != "en"]
 #: What the maintenance commands in the README extract (``pybabel extract -k …``).
@@ -269,4 +268,3 @@ async def test_command_list_registered_per_language(newsbot: BotHarness) -> None
     assert descriptions(by_language["es"])["help"] == "Cómo usar este bot"
     assert descriptions(by_language[None])["help"] == "How to use this bot"
     assert "language" in descriptions(by_language["fr"])
-    await asyncio.sleep(0)

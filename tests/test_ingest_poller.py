@@ -14,7 +14,7 @@ from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Store, StoreError
 from bot.topics import TopicMatcher
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 
 def release(n: int) -> Release:

@@ -14,7 +14,7 @@ from bot.config import ConfigError, load_settings
 from bot.releases import Release, ReleaseError
 from bot.sources import SourceError, load_file, parse_feed
 from bot.store import SCHEMA_VERSION, Store
-from tests.conftest import BotHarness
+from tests.helpers import BotHarness
 
 
 def test_language_and_group_fields() -> None:

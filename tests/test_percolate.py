@@ -14,7 +14,7 @@ from bot.search import SearchIndex
 from bot.store import Delivery, Store, Subscription, subscriptions_table
 from bot.topics import TopicError, TopicMatcher
 from bot.topics.percolate import TopicIndex
-from tests.conftest import DATA
+from tests.helpers import DATA
 from tests.test_topiccount import FIXED, _extra
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")

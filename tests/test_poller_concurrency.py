@@ -16,7 +16,7 @@ from bot.app import build_application, running
 from bot.config import SourceSettings
 from bot.emulator import Emulator
 from bot.poller import SourcePoller, file_source_name
-from tests.conftest import BotHarness, make_settings
+from tests.helpers import BotHarness, eventually, make_settings
 
 #: Far longer than any wait in these tests: if the hanging feed held the others back, they
 #: would time out.
@@ -101,7 +101,7 @@ async def test_a_source_still_being_polled_is_not_started_again(
     try:
         first = poller.start_all()
         assert len(first) == 2
-        await wait_until(lambda: feed_server.requests == 1)
+        await eventually(lambda: feed_server.requests == 1, what="the feed's first request")
         await asyncio.wait_for(asyncio.shield(first[0]), 10)  # the file is done
         state = await svc.store.source_state(file_source_name(releases))
         assert state is not None and state.last_ok_at is not None
@@ -129,9 +129,3 @@ async def test_a_feed_over_its_timeout_is_recorded_and_the_file_goes_on(
     feed = await svc.store.source_state(feed_server.url)
     assert feed is not None and "timeout" in feed.last_error
     assert svc.index.get("r0") is not None
-
-
-async def wait_until(predicate, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)

@@ -30,7 +30,7 @@ from bot.releases import (
 )
 from bot.store import PENDING, SCHEMA_VERSION, Delivery, Store, UpsertResult
 from tests import pg
-from tests.conftest import DATA, ROOT, BotHarness
+from tests.helpers import DATA, ROOT, BotHarness
 from tests.test_e2e_inline import answer
 
 V1_DATABASE = ROOT / "tests" / "fixtures" / "store_v1.sqlite3"

@@ -36,8 +36,8 @@ from bot.emulator import Emulator, FloodLimits
 from bot.emulator.limits import FloodLimiter
 from bot.lane import ALERT, REPLY, Lane
 from bot.store import PENDING, SENT, Delivery, Store, StoreUnavailable, outbox_table
-from tests.conftest import DATA
-from tests.test_delivery import release, sends, until
+from tests.helpers import DATA, eventually
+from tests.test_delivery import release, sends
 
 TOKEN = "777002:scale-out-test-token"
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,7 +152,7 @@ async def test_three_deliverers_send_each_row_once_within_the_shared_limits(
             async def all_sent() -> bool:
                 return all(r.status == SENT for r in await pg_store.outbox_rows())
 
-            await until(all_sent, "every alert sent", timeout=60)
+            await eventually(all_sent, timeout=60, what="every alert sent")
         finally:
             for d in deliverers:
                 await d.stop()
@@ -183,7 +183,7 @@ async def test_rows_of_a_dead_claimer_are_sent_by_another_once_the_lease_ends(
                 await d.deliver_due()
                 return all(r.status == SENT for r in await pg_store.outbox_rows())
 
-            await until(sent, "the rows sent after the lease", timeout=20)
+            await eventually(sent, timeout=20, what="the rows sent after the lease")
             assert time.time() - claimed_at >= lease - 0.5
             assert len(sends(emu)) == 4
         finally:
@@ -221,7 +221,7 @@ async def test_a_lease_is_taken_over_once_its_holder_stops_renewing(pg_store: St
     async def taken() -> bool:
         return await second.hold()
 
-    await until(taken, "the second process takes the lease over", timeout=10)
+    await eventually(taken, timeout=10, what="the second process takes the lease over")
     assert not await first.hold()  # the old holder learns it lost it
     await second.release()
     assert await first.hold()  # released: free at once
@@ -328,7 +328,8 @@ async def test_two_processes_on_postgres_take_over_from_a_killed_one(
                 return (await _holder(store, "sources") or "").endswith(f":{pid}") and (
                     await _holder(store, "updates") or "").endswith(f":{pid}")
 
-            await until(lambda: leader(first.pid), "the first process leads", timeout=60)
+            await eventually(lambda: leader(first.pid), timeout=60,
+                             what="the first process leads")
             second = await _start(config)
             user = emu.add_user("Ann")
             chat = emu.private_chat(user)
@@ -337,8 +338,8 @@ async def test_two_processes_on_postgres_take_over_from_a_killed_one(
             first.send_signal(signal.SIGKILL)
             await first.wait()
             killed = time.monotonic()
-            await until(lambda: leader(second.pid), "the second process takes over",
-                        timeout=30)
+            await eventually(lambda: leader(second.pid), timeout=30,
+                             what="the second process takes over")
             took = time.monotonic() - killed
             assert took < 12, took  # the lease: within 10 s of the death (plus a tick)
             emu.send_message(chat, "/search trafficking", from_user=user)
@@ -417,7 +418,7 @@ async def test_a_lane_on_a_shared_grid_serves_replies_first_and_keeps_the_pace()
 
     alerts = [asyncio.ensure_future(lane.send(call(f"a{n}"), chat_id=n, priority=ALERT))
               for n in range(12)]
-    await asyncio.sleep(0.12)
+    await asyncio.sleep(0.12)  # a span: some alerts go, the rest queue before the reply comes
     reply = asyncio.ensure_future(lane.send(call("reply"), chat_id=999, priority=REPLY))
     await asyncio.gather(reply, *alerts)
     order = [tag for tag, _ in done]

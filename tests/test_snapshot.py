@@ -21,7 +21,7 @@ from bot.ingest import Ingestor
 from bot.releases import Release
 from bot.search import SearchIndex
 from bot.store import Store
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -288,6 +288,8 @@ async def test_bot_answers_while_the_index_is_rebuilt(
         monkeypatch.setattr(common, "INDEX_WAIT_SECONDS", 30)
         before = len(emulator.sent(chat["id"]))
         emulator.send_message(chat, "/search coal mine", from_user=user)
+        # A span: the search must arrive while the index still loads, and nothing tells
+        # that the handler has begun to wait for it.
         await asyncio.sleep(0.2)
         gate.set()
         await emulator.wait_for_messages(chat["id"], before + 1)

@@ -25,7 +25,7 @@ from bot.store import (
 )
 from bot.store.queries import QUERY_LIFETIME
 from tests import pg
-from tests.conftest import ROOT, BotHarness
+from tests.helpers import ROOT, BotHarness
 
 
 async def queue(store: Store, releases: list[Release],

@@ -22,24 +22,14 @@ import bot.store.engine as store_engine
 from bot.cli import main
 from bot.store import SENT, Store, StoreGone, StoreUnavailable
 from tests import test_e2e_alerts
-from tests.conftest import DATA, ROOT, TOKEN, BotHarness
+from tests.helpers import DATA, ROOT, TOKEN, BotHarness, eventually, quiet
 from tests.storefaults import StoreFaults
-from tests.test_e2e_alerts import NEW_MINING, NEW_TRAFFICKING, append_release, settle
+from tests.test_e2e_alerts import NEW_MINING, NEW_TRAFFICKING, append_release
 
 #: The bot polling a release file of its own (fixtures shared with the alert tests).
 alerts_bot = test_e2e_alerts.alerts_bot
-releases_file = test_e2e_alerts.releases_file
 
 NOT_SAVED = "could not save that"
-
-
-async def until(check, what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.05)
 
 
 # -- a send whose bookkeeping fails is never repeated -----------------------------------------
@@ -54,8 +44,11 @@ async def test_alert_whose_marking_fails_is_sent_once_and_marked_later(
     faults.fail_writes_to = "UPDATE outbox SET status"
     append_release(releases_file, NEW_MINING)
     await emu.wait_for_messages(chat, 2)
-    await until(lambda: _value(faults.failures >= 3), "several failed marking attempts")
-    await settle(emu, 1.5)
+    await eventually(lambda: faults.failures >= 3, what="several failed marking attempts")
+    # Not quiet(): the deliverer is not idle while a sent row waits to be marked. Three more
+    # passes try to mark it, none sends it again.
+    tried = faults.failures
+    await eventually(lambda: faults.failures >= tried + 3, what="three more marking attempts")
     assert len(emu.sent(chat)) == 2  # the alert went once, not once per pass
     [row] = await store.outbox_rows(chat)
     assert row.status != SENT
@@ -63,15 +56,11 @@ async def test_alert_whose_marking_fails_is_sent_once_and_marked_later(
 
     async def marked() -> bool:
         return (await store.outbox_rows(chat))[0].status == SENT
-    await until(marked, "the sent row to be marked")
-    await settle(emu)
+    await eventually(marked, what="the sent row to be marked")
+    await quiet(alerts_bot)
     assert len(emu.sent(chat)) == 2
     paused = [r for r in caplog.records if "delivery paused" in r.getMessage()]
     assert len(paused) == 1 and not any(r.exc_info for r in paused)
-
-
-async def _value(value: bool) -> bool:
-    return value
 
 
 # -- a read-only spell: honest replies, then recovery without a restart --------------------------
@@ -89,7 +78,8 @@ async def test_read_only_spell_is_survived_without_restart(
     [listing] = await alerts_bot.ask("/subscriptions")  # reads still work
     assert "mining" in listing["text"]
     append_release(releases_file, NEW_MINING)  # cannot be stored yet: polled again later
-    await settle(emu, 1.0)
+    # A span: the spell lasts a second, so polls (every 0.3 s) meet it and fail to store.
+    await asyncio.sleep(1.0)
     faults.read_only = False
     # Connections used during the spell stayed read-only; the first command after must work.
     [reply] = await alerts_bot.ask("/subscribe trafficking")
@@ -99,7 +89,7 @@ async def test_read_only_spell_is_survived_without_restart(
     append_release(releases_file, NEW_TRAFFICKING)
     [alert] = (await emu.wait_for_messages(chat, 6))[-1:]
     assert NEW_TRAFFICKING["title"] in alert["text"]
-    await settle(emu)
+    await quiet(alerts_bot)
     assert len(emu.sent(chat)) == 6
 
 

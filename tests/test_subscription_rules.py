@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.releases import Release
 from bot.store import Store
 from bot.topics import TopicMatcher, rules
-from tests.conftest import DATA
+from tests.helpers import DATA
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")
 

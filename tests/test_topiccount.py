@@ -11,7 +11,7 @@ from bot.releases import Release
 from bot.search import SearchIndex
 from bot.topics import TopicError, TopicMatcher
 from bot.topics.count import TopicCounter
-from tests.conftest import DATA
+from tests.helpers import DATA
 from tests.test_topics import count
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")

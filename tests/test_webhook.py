@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import os
@@ -19,7 +18,7 @@ from bot.app import build_application, running
 from bot.config import ConfigError, ServerSettings, Settings, SourceSettings
 from bot.emulator import Emulator
 from bot.server import SECRET_HEADER, HttpServer
-from tests.conftest import DATA, TOKEN, BotHarness, make_settings
+from tests.helpers import DATA, TOKEN, BotHarness, eventually, make_settings
 from tests.storefaults import StoreFaults
 
 PUBLIC = "https://bot.example.org/"
@@ -218,14 +217,14 @@ async def test_metrics_count_traffic(emulator: Emulator, tmp_path: Path,
         [alert] = (await emulator.wait_for_messages(bot.chat["id"], 3))[2:]
         assert "Coal mine" in alert["text"]
         # The emulator shows the alert before the bot has its answer and books it: wait.
-        for _ in range(100):
+        async def booked() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
             async with http.get(local(bot, "/metrics")) as response:
                 assert response.status == 200
                 assert response.headers["Content-Type"].startswith("text/plain")
                 metrics = parse_metrics(await response.text())
-            if metrics[("newsbot_outbox_pending", ())] == 0:
-                break
-            await asyncio.sleep(0.05)
+            return metrics if metrics[("newsbot_outbox_pending", ())] == 0 else None
+
+        metrics = await eventually(booked, timeout=5, what="the alert booked as sent")
 
     assert metrics[("newsbot_updates_total", (("type", "message"),))] >= 2
     assert metrics[("newsbot_replies_sent_total", ())] >= 2
@@ -318,7 +317,7 @@ async def test_newsbot_run_listen_overrides_the_config(emulator: Emulator, tmp_p
     import socket
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     with socket.socket() as probe:  # a free port for the command line
         probe.bind(("127.0.0.1", 0))
@@ -375,8 +374,6 @@ async def test_listen_address_in_use_fails_cleanly_and_frees_the_store(
 async def test_healthz_on_postgresql_follows_the_database(
         emulator: Emulator, tmp_path: Path, postgres_url: str,
         http: aiohttp.ClientSession) -> None:
-    import asyncio
-
     import asyncpg
 
     from tests import pg
@@ -402,10 +399,11 @@ async def test_healthz_on_postgresql_follows_the_database(
             await services.store.engine.dispose()
             assert await status() == 503
             await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            for _ in range(50):  # a pooled connection that was cut fails once, then recovers
-                if await status() == 200:
-                    break
-                await asyncio.sleep(0.1)
+            async def healthy() -> bool:
+                return await status() == 200
+
+            # A pooled connection that was cut fails once, then recovers.
+            await eventually(healthy, timeout=5, what="/healthz answering 200 again")
             assert await status() == 200
     finally:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
