@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Protocol
 
-from telegram import Chat, ChatMember, Message
+from telegram import ChatFullInfo, ChatMember, Message
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden
 
@@ -54,7 +54,7 @@ class MemberLookup(Protocol):
     @property
     def id(self) -> int: ...
 
-    async def get_chat(self, chat_id: int | str) -> Chat: ...
+    async def get_chat(self, chat_id: int | str) -> ChatFullInfo: ...
 
     async def get_chat_member(self, chat_id: int | str, user_id: int) -> ChatMember: ...
 

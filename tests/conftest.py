@@ -20,8 +20,8 @@ from bot.config import (
     StorageSettings,
     TelegramSettings,
 )
+from bot.context import Services
 from bot.emulator import Emulator
-from bot.services import Services
 from tests import pg
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,13 +12,13 @@ from telegram import (
 from telegram.constants import ParseMode
 
 from bot import metrics, numbers
+from bot.context import NewsbotContext
 from bot.handlers.browse import MAX_OFFSET
-from bot.handlers.common import Context, answers_query, index_ready, reader_language
+from bot.handlers.common import answers_query, index_ready, reader_language
 from bot.i18n import _
 from bot.releases import Release, release_key
 from bot.render import format_date, release_html
 from bot.search import QueryError
-from bot.services import services
 
 #: Telegram accepts at most 50 results per answer; the rest come with next_offset.
 PAGE = 50
@@ -44,11 +44,11 @@ def article(release: Release) -> InlineQueryResultArticle:
 
 
 @answers_query
-async def inline_query(update: Update, context: Context) -> None:
+async def inline_query(update: Update, context: NewsbotContext) -> None:
     query = update.inline_query
     if query is None:
         return
-    svc = services(context)
+    svc = context.services
     offset = numbers.parse_count(query.offset, 0, MAX_OFFSET) if query.offset else 0
     if offset is None:  # not an offset this bot gave out: nothing more to show
         await query.answer([], cache_time=0)
