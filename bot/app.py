@@ -140,8 +140,9 @@ async def _count_update(update: object, context: NewsbotContext) -> None:
 
 @asynccontextmanager
 async def running(app: NewsbotApp, *, poll_interval: float = 0.0) -> AsyncIterator[Services]:
-    """Run the bot as ``Application.run_polling`` would, in the running event loop: getMe,
-    the lifecycle hooks, then updates; on exit stop it all, whatever failed on the way.
+    """Run the bot as ``Application.run_polling`` would, in the running event loop (see
+    :mod:`bot.lifecycle`): store, getMe, the lifecycle hooks, then updates; on exit stop it
+    all, whatever failed on the way.
 
     With ``[server] listen`` an HTTP listener serves /healthz and /metrics, and with
     ``[telegram] webhook_url`` also the webhook, which then replaces long polling.
@@ -156,6 +157,7 @@ async def running(app: NewsbotApp, *, poll_interval: float = 0.0) -> AsyncIterat
         # Current in every task started below, getMe included.
         active.enter_context(metrics.activate(app.bot_data.metrics))
         try:
+            await lifecycle.prepare(app)
             await lifecycle.initialize(app)
             assert app.post_init is not None and app.post_shutdown is not None
             await app.post_init(app)

@@ -50,39 +50,23 @@ class Services:
 class BotData:
     """The application's ``bot_data``: one per bot, typed (PTB makes it with no arguments)."""
 
+    #: Set by :func:`bot.app.build_application`.
+    settings: Settings
+    #: Set by :func:`bot.lifecycle.prepare`: the store, index, topics and ingest.
+    services: Services
+
     def __init__(self) -> None:
-        self._settings: Settings | None = None
-        self._services: Services | None = None
         self.metrics = Metrics()
-        #: What :func:`bot.lifecycle.post_init` started, for post_shutdown to stop.
+        #: The parts :func:`bot.lifecycle.prepare` made.
         self.runtime: Runtime | None = None
-        #: What post_shutdown undoes (set first thing in post_init, so also after a failure).
+        #: What post_shutdown undoes (set first thing in prepare, so also after a failure).
         self.cleanup: contextlib.AsyncExitStack | None = None
         #: How often long polling asks again (the tests poll without a pause).
         self.poll_interval = 0.0
         #: Supergroup migrations run one at a time (see bot.handlers.membership).
         self.migrate_lock = asyncio.Lock()
+        #: Which errors the operators were told about (made on the first one).
         self.notices: OperatorNotices | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            raise RuntimeError("no settings: build the application with bot.app")
-        return self._settings
-
-    @settings.setter
-    def settings(self, settings: Settings) -> None:
-        self._settings = settings
-
-    @property
-    def services(self) -> Services:
-        if self._services is None:
-            raise RuntimeError("the bot is not running (see bot.app.running)")
-        return self._services
-
-    @services.setter
-    def services(self, services: Services | None) -> None:
-        self._services = services
 
 
 #: The bot handlers are given: its rate limiter (bot.lane.Lane) takes a dict of arguments.

@@ -2,15 +2,16 @@
 
 :func:`post_init` and :func:`post_shutdown` are given to the ``ApplicationBuilder``;
 :func:`bot.app.running` calls them in the order ``Application.run_polling`` does, from an
-event loop that already runs (``newsbot run``, ``newsbot demo``, the tests)::
+event loop that already runs (``newsbot run``, ``newsbot demo``, the tests), after
+:func:`prepare`, which does what needs no Telegram first, so a broken config file or a store
+another process holds is reported without a word to Telegram::
 
-    initialize (getMe) -> post_init -> start -> start_updates
-    ... the bot runs ...
-    stop_updates -> stop -> shutdown -> post_shutdown
+    prepare (store, topics, delivery lock) -> initialize (getMe) -> post_init -> start
+    -> start_updates ... the bot runs ... stop_updates -> stop -> shutdown -> post_shutdown
 
-``post_init`` opens the store first and registers each thing it starts on an exit stack, so
-``post_shutdown`` stops exactly what was started, in reverse order, even after a failure half
-way: the store is always closed, or its worker thread would keep the process alive.
+Each thing started is registered on an exit stack, so ``post_shutdown`` stops exactly what was
+started, in reverse order, even after a failure half way: the store is always closed, or its
+worker thread would keep the process alive.
 """
 
 from __future__ import annotations
@@ -97,16 +98,9 @@ def check_listener(settings: Settings) -> None:
                           "(or newsbot run --listen HOST:PORT) to receive the updates")
 
 
-async def initialize(app: NewsbotApp) -> None:
-    """``Application.initialize``: getMe first, so a refused token (401,
-    :class:`~telegram.error.InvalidToken`) is reported at once, before anything is opened; a
-    Bot API that is briefly down (5xx, timeouts) is retried."""
-    await retry_startup("getMe", app.initialize)
-
-
-async def post_init(app: NewsbotApp) -> None:
-    """Open the store, take the delivery lock (SQLite: one process per store), start loading
-    the index, poll the sources once, register the command lists and the polling job."""
+async def prepare(app: NewsbotApp) -> None:
+    """Open the store (and read the topics), make the parts of the bot, and take the delivery
+    lock (SQLite: one process per store, else :class:`~bot.delivery.DeliveryLockHeld`)."""
     data = app.bot_data
     settings = data.settings
     cleanup = contextlib.AsyncExitStack()
@@ -123,23 +117,37 @@ async def post_init(app: NewsbotApp) -> None:
         deliverer.lane.share(SharedSlots(svc.store, deliverer.lane.interval))
     runtime = Runtime(svc, poller, deliverer, _coordinator(app, svc, poller) if shared else None,
                       _http_server(app, svc))
-    await deliverer.acquire_lock()  # DeliveryLockHeld when another process has this store
+    data.runtime = runtime
+    await deliverer.acquire_lock()
     cleanup.push_async_callback(deliverer.release_lock)
+
+
+async def initialize(app: NewsbotApp) -> None:
+    """``Application.initialize``, which asks getMe: a refused token (401,
+    :class:`~telegram.error.InvalidToken`) is reported at once, before any index work; a Bot
+    API that is briefly down (5xx, timeouts) is retried."""
+    await retry_startup("getMe", app.initialize)
+
+
+async def post_init(app: NewsbotApp) -> None:
+    """Once Telegram accepted the token: start loading the index, watch the SQLite file, poll
+    the sources once, register the command lists and the polling job."""
+    runtime, svc, cleanup = _runtime(app), app.bot_data.services, _cleanup(app)
+    settings = svc.settings
     keeper = IndexKeeper(svc.ingestor, snapshot_path(settings))
     keeper.start()  # the index loads while the bot already answers
     cleanup.push_async_callback(keeper.stop)  # saves the index if it changed
     watchdog = asyncio.get_running_loop().create_task(_watch_store(svc), name="newsbot-store")
     cleanup.callback(watchdog.cancel)
     if runtime.coordinator is None or await runtime.coordinator.sources.hold():
-        await poller.poll_all()
+        await runtime.poller.poll_all()
     await _register_commands(app)
     if runtime.coordinator is None:
         jobs = app.job_queue
         assert jobs is not None, "install python-telegram-bot[job-queue]"
         jobs.run_repeating(_poll_job, interval=settings.sources.poll_seconds,
-                           first=settings.sources.poll_seconds, data=poller,
+                           first=settings.sources.poll_seconds, data=runtime.poller,
                            name="poll-sources", job_kwargs={"max_instances": 1})
-    data.runtime = runtime
 
 
 async def start_updates(app: NewsbotApp) -> None:
@@ -187,8 +195,15 @@ async def post_shutdown(app: NewsbotApp) -> None:
 def _runtime(app: NewsbotApp) -> Runtime:
     runtime = app.bot_data.runtime
     if runtime is None:
-        raise RuntimeError("post_init has not run")
+        raise RuntimeError("prepare() has not run")
     return runtime
+
+
+def _cleanup(app: NewsbotApp) -> contextlib.AsyncExitStack:
+    cleanup = app.bot_data.cleanup
+    if cleanup is None:
+        raise RuntimeError("prepare() has not run")
+    return cleanup
 
 
 def _coordinator(app: NewsbotApp, svc: Services, poller: SourcePoller) -> Coordinator:

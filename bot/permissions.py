@@ -90,12 +90,6 @@ def thread_of(message: Message) -> int:
     return (message.message_thread_id or 0) if message.is_topic_message else 0
 
 
-def is_echo(message: Message) -> bool:
-    """A channel post copied automatically into its discussion group: the channel post itself
-    is answered, so the copy must be ignored rather than refused."""
-    return bool(message.is_automatic_forward)
-
-
 def split_channel_ref(argument: str) -> tuple[str | None, str]:
     """``"@news trafficking"`` -> ``("@news", "trafficking")``; else ``(None, argument)``."""
     parts = argument.split(maxsplit=1)
