@@ -83,3 +83,18 @@ async def test_without_operator_chats_nobody_is_told(
     assert "went wrong" in apology["text"]
     sent = [r for r in newsbot.emu.requests[before:] if r.method == "sendMessage"]
     assert len(sent) == 1
+
+
+def test_a_kind_is_told_again_once_its_minutes_have_passed() -> None:
+    from bot.config import BotSettings
+    from bot.operators import OperatorNotices
+
+    now = [1000.0]
+    notices = OperatorNotices(BotSettings(operator_chats=(1,), operator_notice_minutes=10),
+                              clock=lambda: now[0])
+    assert notices.due("RuntimeError")
+    now[0] += 599
+    assert not notices.due("RuntimeError") and notices.due("ValueError")
+    now[0] += 1
+    assert notices.due("RuntimeError")
+    assert not OperatorNotices(BotSettings()).due("RuntimeError")  # no operator chats

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from bot import i18n
@@ -55,13 +55,14 @@ def telegram_language(update: Update) -> str:
     return language_of(user.language_code if user else None)
 
 
-async def reply(update: Update, text: str, **kwargs: Any) -> Message | None:
+async def reply(update: Update, text: str,
+                reply_markup: InlineKeyboardMarkup | None = None) -> Message | None:
     """Answer in the chat (and forum thread) the update came from (as HTML, without link
     previews, unquoted: the application's Defaults)."""
     message = update.effective_message
     if message is None:
         return None
-    return await message.reply_text(text, **kwargs)
+    return await message.reply_text(text, reply_markup=reply_markup)
 
 
 async def answer_button(callback: CallbackQuery, text: str | None = None,

@@ -6,10 +6,8 @@ from telegram import (
     InlineQueryResultArticle,
     InlineQueryResultsButton,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Update,
 )
-from telegram.constants import ParseMode
 
 from bot import metrics, numbers
 from bot.context import NewsbotContext
@@ -36,9 +34,8 @@ def article(release: Release) -> InlineQueryResultArticle:
         id=release_key(release.id),
         title=release.title,
         description=f"{meta}\n{summary}",
-        input_message_content=InputTextMessageContent(
-            release_html(release), parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True)),
+        # HTML without a link preview: the application's Defaults fill these in.
+        input_message_content=InputTextMessageContent(release_html(release)),
         url=release.url,
     )
 
@@ -73,5 +70,7 @@ async def inline_query(update: Update, context: NewsbotContext) -> None:
         await query.answer([], cache_time=0, button=InlineQueryResultsButton(
             text=str(exc)[:64], start_parameter="help"))
         return
+    # None, not "": with Defaults, PTB 22 sends an empty string as "[]" (ExtBot takes it for
+    # a sequence of poll options); left out, it means "no more" to Telegram as "" does.
     await query.answer([article(r) for r in releases], cache_time=30, is_personal=False,
-                       next_offset=str(offset + len(releases)) if more else "")
+                       next_offset=str(offset + len(releases)) if more else None)
