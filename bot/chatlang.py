@@ -17,8 +17,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of
+from bot.i18n import language_of
 from bot.store import Store
+from bot.text.languages import DEFAULT_LANGUAGE, LANGUAGES
 
 #: How long a chat's stored language is trusted without reading it again.
 CACHE_SECONDS = 300.0

@@ -23,6 +23,7 @@ from bot.delivery import DeliveryLockHeld
 from bot.logsetup import configure_logging, redact
 from bot.numbers import parse_count
 from bot.progress import ProgressBar
+from bot.releases import Release
 from bot.search import QueryError, SearchIndex
 from bot.sources import SourceError, load_file
 from bot.store import StoreError
@@ -201,7 +202,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     return asyncio.run(_import(settings, batches, alerts=not args.no_alerts))
 
 
-async def _import(settings: Settings, batches: list[tuple[Path, list]], *, alerts: bool) -> int:
+async def _import(settings: Settings, batches: list[tuple[Path, list[Release]]], *,
+                  alerts: bool) -> int:
     from bot.app import open_services
 
     svc = await open_services(settings, load_index=False)  # it only writes

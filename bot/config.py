@@ -54,6 +54,10 @@ class BotSettings:
     admins: tuple[int, ...] = ()
     page_size: int = 5
     max_subscriptions_per_chat: int = 50
+    #: Chats told when a handler fails (see bot.operators); none by default.
+    operator_chats: tuple[int, ...] = ()
+    #: At most one notice per kind of error in this many minutes.
+    operator_notice_minutes: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,8 @@ class _Reader:
     _KNOWN: ClassVar[dict[str, set[str]]] = {
         "telegram": {"token", "api_base_url", "poll_timeout", "webhook_url", "webhook_secret"},
         "server": {"listen"},
-        "bot": {"admins", "page_size", "max_subscriptions_per_chat"},
+        "bot": {"admins", "page_size", "max_subscriptions_per_chat", "operator_chats",
+                "operator_notice_minutes"},
         "storage": {"database"},
         "sources": {"files", "feeds", "poll_seconds", "feed_timeout", "max_file_bytes",
                     "language"},
@@ -209,15 +214,21 @@ class _Reader:
         return path if path.is_absolute() else self.base / path
 
     def _str_list(self, table: str, key: str, default: list[str]) -> list[str]:
-        values = self._get(table, key, list, default)
+        values: list[str] = self._get(table, key, list, default)
         for item in values:
             if not isinstance(item, str) or not item.strip():
                 raise ConfigError(
                     f"{self.where}: [{table}] {key}: expected a list of strings, got {item!r}")
         return values
 
+    def _ids(self, table: str, key: str, what: str) -> tuple[int, ...]:
+        values: list[Any] = self._get(table, key, list, [])
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise ConfigError(f"{self.where}: [{table}] {key}: expected a list of numeric {what}")
+        return tuple(values)
+
     def database_url(self) -> str:
-        url = self._get("storage", "database", str, StorageSettings.database).strip()
+        url: str = self._get("storage", "database", str, StorageSettings.database).strip()
         prefix = "sqlite:///"
         if url.startswith(prefix) and url != "sqlite:///:memory:":
             return prefix + str(self._path(url[len(prefix):]))
@@ -234,9 +245,6 @@ class _Reader:
             # The token is appended to it: with no path it would run into the host or port.
             raise ConfigError(f"{self.where}: [telegram] api_base_url: the token is appended "
                               f"to it, so it needs a path, like {DEFAULT_API_BASE_URL}")
-        admins = self._get("bot", "admins", list, [])
-        if not all(isinstance(a, int) and not isinstance(a, bool) for a in admins):
-            raise ConfigError(f"{self.where}: [bot] admins: expected a list of numeric user ids")
         feeds = self._str_list("sources", "feeds", [])
         for feed in feeds:
             if not feed.startswith(("http://", "https://")):
@@ -257,7 +265,10 @@ class _Reader:
                 webhook_secret=webhook_secret,
             ),
             bot=BotSettings(
-                admins=tuple(admins),
+                admins=self._ids("bot", "admins", "user ids"),
+                operator_chats=self._ids("bot", "operator_chats", "chat ids"),
+                operator_notice_minutes=self._number("bot", "operator_notice_minutes",
+                                                     BotSettings.operator_notice_minutes),
                 page_size=self._number("bot", "page_size", 5, integer=True),
                 max_subscriptions_per_chat=self._number(
                     "bot", "max_subscriptions_per_chat", 50, integer=True),
@@ -294,7 +305,7 @@ class _Reader:
     def messages_per_second(self) -> float:
         """The overall rate: Telegram's free limit is 30/s; paid broadcasts allow 1000/s."""
         paid = self._get("delivery", "paid_broadcast", bool, False)
-        rate = self._number("delivery", "messages_per_second",
+        rate: float = self._number("delivery", "messages_per_second",
                             DeliverySettings.messages_per_second)
         cap = PAID_BROADCAST_LIMIT if paid else FREE_LIMIT
         if rate > cap:

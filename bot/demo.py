@@ -144,12 +144,10 @@ class DemoChat:
             n = int(wanted)
             return buttons[n - 1] if 1 <= n <= len(buttons) else None
         key = _label_key(wanted)
-        for match in (lambda b: _label_key(b["text"]) == key,
-                      lambda b: _label_key(b["text"]).startswith(key)):
-            found = [b for b in buttons if match(b)]
-            if found:
-                return found[0]
-        return None
+        exact = [b for b in buttons if _label_key(b["text"]) == key]
+        starting = [b for b in buttons if _label_key(b["text"]).startswith(key)]
+        found = exact or starting
+        return found[0] if found else None
 
     def is_label(self, text: str) -> bool:
         """Is ``text`` exactly the label of one of the newest buttons (then it is a tap)?"""

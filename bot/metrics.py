@@ -1,10 +1,11 @@
 """Prometheus metrics of one running bot, and the one-line calls that feed them.
 
-Each application gets its own :class:`Metrics` (its own ``CollectorRegistry``, never the
-global one: the tests run several bots in one process). ``bot.app.running`` makes it the
-*current* metrics of everything started inside it (handlers, the delivery loop, source
-polling) through a context variable, so call sites elsewhere stay one line:
-``metrics.alert_sent()``, ``metrics.source_error(name)``, ``with metrics.search_timer():``.
+Each application gets its own :class:`Metrics` in its ``bot_data`` (its own
+``CollectorRegistry``, never the global one: the tests run several bots in one process).
+``bot.app.running`` makes it the *current* metrics of everything started inside it
+(handlers, the delivery loop, source polling) through a context variable, so call sites
+elsewhere stay one line: ``metrics.alert_sent()``, ``metrics.source_error(name)``,
+``with metrics.search_timer():``.
 Outside a running bot the calls go to a throw-away instance, so unit tests need nothing.
 
 Bot API answers (replies sent, 429s) are counted where every request passes: the HTTP
@@ -24,15 +25,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from telegram import Update
-from telegram.ext import ContextTypes
 from telegram.request import HTTPXRequest
 
 __all__ = [
     "CONTENT_TYPE_LATEST", "InstrumentedRequest", "Metrics", "activate", "alert_sent",
-    "count_update", "current", "for_app", "search_timer", "source_error",
+    "current", "search_timer", "source_error", "update_kind",
 ]
-
-_BOT_DATA_KEY = "newsbot.metrics"
 
 #: Bot API methods that put a message in a chat: counted as replies unless an alert.
 MESSAGE_METHODS = frozenset({"sendMessage", "editMessageText"})
@@ -127,14 +125,6 @@ _sending_alerts: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "newsbot_sending_alerts", default=False)
 
 
-def for_app(app: Any) -> Metrics:
-    """The metrics of this application, created on first use."""
-    found = app.bot_data.get(_BOT_DATA_KEY)
-    if found is None:
-        found = app.bot_data[_BOT_DATA_KEY] = Metrics()
-    return found  # type: ignore[no-any-return]
-
-
 def current() -> Metrics:
     return _current.get()
 
@@ -202,12 +192,6 @@ def update_kind(update: Update) -> str:
         if getattr(update, kind, None) is not None:
             return str(kind)
     return "other"
-
-
-async def count_update(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A ``TypeHandler`` callback (group -1): counts every update, handles nothing."""
-    kind = update_kind(update) if isinstance(update, Update) else "other"
-    for_app(context.application).updates.labels(type=kind).inc()
 
 
 class InstrumentedRequest(HTTPXRequest):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Protocol
 
-from telegram import Chat, ChatMember, Message
+from telegram import ChatFullInfo, ChatMember, Message
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, Forbidden
 
@@ -54,7 +54,7 @@ class MemberLookup(Protocol):
     @property
     def id(self) -> int: ...
 
-    async def get_chat(self, chat_id: int | str) -> Chat: ...
+    async def get_chat(self, chat_id: int | str) -> ChatFullInfo: ...
 
     async def get_chat_member(self, chat_id: int | str, user_id: int) -> ChatMember: ...
 
@@ -88,12 +88,6 @@ def thread_of(message: Message) -> int:
     ``message_thread_id`` is also set on replies in ordinary groups, where it is no thread.
     """
     return (message.message_thread_id or 0) if message.is_topic_message else 0
-
-
-def is_echo(message: Message) -> bool:
-    """A channel post copied automatically into its discussion group: the channel post itself
-    is answered, so the copy must be ignored rather than refused."""
-    return bool(message.is_automatic_forward)
 
 
 def split_channel_ref(argument: str) -> tuple[str | None, str]:

@@ -22,6 +22,7 @@ from telegram import Update
 
 from bot import metrics as bot_metrics
 from bot.config import webhook_path
+from bot.context import NewsbotApp
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ MAX_BODY = 1024 * 1024
 class HttpServer:
     """Serves the webhook (when ``webhook_url`` is set), /healthz and /metrics on one port."""
 
-    def __init__(self, app: Any, store: Store, host: str, port: int, *,
+    def __init__(self, app: NewsbotApp, store: Store, host: str, port: int, *,
                  webhook_url: str = "", secret: str = "",
                  metrics: bot_metrics.Metrics | None = None) -> None:
         self.app = app
@@ -46,7 +47,7 @@ class HttpServer:
         self.host = host
         self.port = port
         self.secret = secret.encode()
-        self.metrics = metrics or bot_metrics.for_app(app)
+        self.metrics = metrics or app.bot_data.metrics
         self.webhook_path = webhook_path(webhook_url) if webhook_url else None
         self.store_timeout = STORE_TIMEOUT
         self._runner: web.AppRunner | None = None

@@ -103,3 +103,17 @@ def test_file_url_sits_next_to_the_api_url() -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().path = Path("x")  # type: ignore[misc]
+
+
+def test_operator_chats_are_numeric_chat_ids(tmp_path: Path) -> None:
+    path = tmp_path / "ops.toml"
+    path.write_text('[bot]\noperator_chats = [42, -1001234]\noperator_notice_minutes = 0.5\n')
+    settings = load_settings(path, env={})
+    assert settings.bot.operator_chats == (42, -1001234)
+    assert settings.bot.operator_notice_minutes == 0.5
+    path.write_text('[bot]\noperator_chats = ["@ops"]\n')
+    with pytest.raises(ConfigError, match=r"\[bot\] operator_chats: expected a list of numeric"):
+        load_settings(path, env={})
+    path.write_text('[bot]\noperator_notice_minutes = 0\n')
+    with pytest.raises(ConfigError, match=r"\[bot\] operator_notice_minutes: must be greater"):
+        load_settings(path, env={})

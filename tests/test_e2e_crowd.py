@@ -175,15 +175,15 @@ async def test_a_reply_that_timed_out_after_the_action_gets_no_apology(
         emulator: Emulator, timeout_settings: Settings,
         caplog: pytest.LogCaptureFixture) -> None:
     emu = emulator
-    caplog.set_level(logging.WARNING, logger="bot.app")
+    caplog.set_level(logging.WARNING, logger="bot.handlers.errors")
     async with running(build_application(timeout_settings)):
         user = emu.add_user("Ada")
         chat = emu.private_chat(user)
         # Telegram delivers the reply but its answer comes after the bot's read timeout.
         emu.faults.add("sendMessage", chat_id=chat["id"], delay=3.0)
         emu.send_message(chat, SUBSCRIBE, from_user=user)
-        await eventually(lambda: any(r.name == "bot.app" for r in caplog.records), timeout=30,
-                         what="the handler's failure to be handled")
+        await eventually(lambda: any(r.name == "bot.handlers.errors" for r in caplog.records),
+                         timeout=30, what="the handler's failure to be handled")
         before = len(emu.sent(chat["id"]))
         emu.send_message(chat, "/subscriptions", from_user=user)
         await emu.wait_for_messages(chat["id"], before + 1)

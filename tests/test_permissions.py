@@ -31,7 +31,6 @@ from bot.permissions import (
     channel_target,
     check_may_change,
     is_admin,
-    is_echo,
     may_manage,
     resolve_target,
     split_channel_ref,
@@ -113,8 +112,13 @@ def test_thread_only_for_forum_topic_messages() -> None:
 
 
 def test_automatic_forward_is_an_echo() -> None:
-    assert is_echo(message(GROUP, None, sender_chat=CHANNEL, is_automatic_forward=True))
-    assert not is_echo(message(GROUP, ADA))
+    from telegram import Update
+
+    from bot.app import NOT_ECHO
+
+    echo = message(GROUP, None, sender_chat=CHANNEL, is_automatic_forward=True)
+    assert not NOT_ECHO.check_update(Update(1, message=echo))
+    assert NOT_ECHO.check_update(Update(2, message=message(GROUP, ADA)))
 
 
 def test_target_names() -> None:

@@ -263,11 +263,10 @@ def _release(title: str) -> Any:
 
 
 async def test_each_bot_has_its_own_registry(emulator: Emulator, tmp_path: Path) -> None:
-    from bot import metrics
 
     one = build_application(make_settings(tmp_path, emulator.base_url))
     two = build_application(make_settings(tmp_path, emulator.base_url))
-    assert metrics.for_app(one).registry is not metrics.for_app(two).registry
+    assert one.bot_data.metrics.registry is not two.bot_data.metrics.registry
 
 
 # -- polling with a listener, and configuration -----------------------------------------------

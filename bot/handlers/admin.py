@@ -10,10 +10,10 @@ from typing import Any
 
 from telegram import Update
 
-from bot.handlers.common import Context, reply
+from bot.context import NewsbotContext
+from bot.handlers.common import reply
 from bot.i18n import N_, _, _n, format_number
 from bot.render import MAX_MESSAGE, quote, telegram_length
-from bot.services import services
 from bot.store import FAILED, PENDING, SENT, SourceState
 
 NOT_FOR_YOU = N_("/stats is for the bot's operators.")
@@ -21,9 +21,9 @@ NOT_FOR_YOU = N_("/stats is for the bot's operators.")
 _ERROR_CHARS = 200
 
 
-async def stats(update: Update, context: Context) -> None:
+async def stats(update: Update, context: NewsbotContext) -> None:
     """Releases, chats, subscriptions by kind of chat, deliveries, and each source's last poll."""
-    svc = services(context)
+    svc = context.services
     user = update.effective_user
     # In a channel post there is no user at all, so nobody there is an operator.
     if user is None or user.id not in svc.settings.bot.admins:

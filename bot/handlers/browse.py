@@ -9,9 +9,9 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot import metrics, numbers
+from bot.context import NewsbotContext
 from bot.handlers.common import (
     INDEX_LOADING,
-    Context,
     answer_button,
     answers_query,
     command_argument,
@@ -22,7 +22,6 @@ from bot.handlers.common import (
 from bot.i18n import N_, _, _n, format_number
 from bot.render import more_button, quote, release_list_html
 from bot.search import QueryError
-from bot.services import services
 from bot.store import StoreUnavailable
 
 LATEST_DEFAULT, LATEST_MAX = 5, 20
@@ -41,12 +40,12 @@ def parse_count(text: str) -> int | None:
     return LATEST_DEFAULT if not text else numbers.parse_count(text, 1, LATEST_MAX)
 
 
-async def latest(update: Update, context: Context) -> None:
+async def latest(update: Update, context: NewsbotContext) -> None:
     count = parse_count(command_argument(update.effective_message))
     if count is None:
         await reply(update, _(LATEST_USAGE))
         return
-    svc = services(context)
+    svc = context.services
     # While the index loads after a start, the store answers (it sorts the same way).
     releases = (svc.index.latest(count) if svc.ingestor.index_ready.is_set()
                 else await svc.store.latest_releases(count))
@@ -62,7 +61,7 @@ def _latest_header(n: int) -> str:
         count=format_number(n))
 
 
-async def search(update: Update, context: Context) -> None:
+async def search(update: Update, context: NewsbotContext) -> None:
     query = command_argument(update.effective_message)
     if not query:
         await reply(update, _(SEARCH_USAGE))
@@ -70,7 +69,7 @@ async def search(update: Update, context: Context) -> None:
     await send_results_page(update, context, query, 0)
 
 
-async def plain_text(update: Update, context: Context) -> None:
+async def plain_text(update: Update, context: NewsbotContext) -> None:
     """Text without a command, in a private chat, is taken as a search."""
     message = update.effective_message
     if message is not None and message.text and message.text.strip():
@@ -78,7 +77,7 @@ async def plain_text(update: Update, context: Context) -> None:
 
 
 @answers_query
-async def more(update: Update, context: Context) -> None:
+async def more(update: Update, context: NewsbotContext) -> None:
     """The "More" button: the next page of a saved search, as a new message."""
     callback = update.callback_query
     if callback is None or callback.data is None:
@@ -86,7 +85,7 @@ async def more(update: Update, context: Context) -> None:
     key, _sep, offset_text = callback.data.removeprefix(MORE_PREFIX).partition(":")
     # Button data can be forged: a bad offset is an expired button, not an error.
     offset = numbers.parse_count(offset_text, 0, MAX_OFFSET)
-    query = await services(context).store.saved_query(key) if offset is not None else None
+    query = await context.services.store.saved_query(key) if offset is not None else None
     if query is None or offset is None:
         await answer_button(callback, _("This search has expired — send /search again."),
                             show_alert=True)
@@ -98,8 +97,9 @@ async def more(update: Update, context: Context) -> None:
     await send_results_page(update, context, query, offset)
 
 
-async def send_results_page(update: Update, context: Context, query: str, offset: int) -> None:
-    svc = services(context)
+async def send_results_page(update: Update, context: NewsbotContext, query: str,
+                            offset: int) -> None:
+    svc = context.services
     if not await index_ready(svc.ingestor.index_ready):
         await reply(update, _(INDEX_LOADING))
         return

@@ -1,4 +1,4 @@
-"""Small helpers shared by handlers: the text after a command, replying in HTML."""
+"""Small helpers shared by handlers: the text after a command, replying, answering buttons."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from telegram import CallbackQuery, Message, Update
-from telegram.constants import ParseMode
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from bot import i18n
+from bot.context import NewsbotContext
 from bot.i18n import N_, _, language_of
-from bot.permissions import Refusal, may_manage
 from bot.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -56,15 +55,14 @@ def telegram_language(update: Update) -> str:
     return language_of(user.language_code if user else None)
 
 
-async def reply(update: Update, text: str, **kwargs: object) -> Message | None:
-    """Answer in the chat (and forum thread) the update came from, as HTML, no link previews."""
+async def reply(update: Update, text: str,
+                reply_markup: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Answer in the chat (and forum thread) the update came from (as HTML, without link
+    previews, unquoted: the application's Defaults)."""
     message = update.effective_message
     if message is None:
         return None
-    return await message.reply_text(
-        text, parse_mode=ParseMode.HTML, do_quote=False,
-        disable_web_page_preview=True, **kwargs,  # type: ignore[arg-type]
-    )
+    return await message.reply_text(text, reply_markup=reply_markup)
 
 
 async def answer_button(callback: CallbackQuery, text: str | None = None,
@@ -86,8 +84,8 @@ def store_failure_text(exc: StoreUnavailable) -> str:
              "Please try again in a few minutes.")
 
 
-Context = ContextTypes.DEFAULT_TYPE
-Handler = Callable[[Update, Context], Awaitable[None]]
+#: What the application calls for an update.
+Handler = Callable[[Update, NewsbotContext], Coroutine[Any, Any, None]]
 
 #: What a button shows when its handler failed (the error itself is logged by on_error).
 QUERY_FAILED = N_("Sorry, that did not work. Please try again.")
@@ -98,7 +96,7 @@ def answers_query(handler: Handler) -> Handler:
     raises: unanswered, a client shows a spinner and the press looks ignored. The exception
     still goes on to the application's error handler."""
     @functools.wraps(handler)
-    async def answered(update: Update, context: Context) -> None:
+    async def answered(update: Update, context: NewsbotContext) -> None:
         try:
             await handler(update, context)
         except Exception:
@@ -125,19 +123,3 @@ async def index_ready(ready: asyncio.Event) -> bool:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ready.wait(), INDEX_WAIT_SECONDS)
     return ready.is_set()
-
-
-async def presser_may_manage(context: Context, callback: CallbackQuery, chat_id: int,
-                             refusal: str) -> bool:
-    """Whether the person who tapped ``callback`` may change ``chat_id`` (the rule of
-    :func:`bot.permissions.may_manage`). If not, the tap is answered with ``refusal``, or with
-    why their rights could not be checked (Telegram could not be asked: that is no "no")."""
-    assert callback.from_user is not None
-    try:
-        allowed = await may_manage(context.bot, chat_id, callback.from_user.id)
-    except Refusal as exc:
-        await answer_button(callback, str(exc), show_alert=True)
-        return False
-    if not allowed:
-        await answer_button(callback, refusal, show_alert=True)
-    return allowed

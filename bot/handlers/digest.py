@@ -1,7 +1,7 @@
 """/digest: when this chat's digests arrive (``/digest 18:30 Europe/Paris``), or show it.
 
 Anyone may look; in groups and channels only administrators change it, through the same
-rights path as subscriptions (:func:`bot.permissions.resolve_target`). What a digest is and
+rights check as subscriptions (:mod:`bot.handlers.rights`). What a digest is and
 how it is planned lives in :mod:`bot.digest`.
 """
 
@@ -10,11 +10,12 @@ from __future__ import annotations
 from telegram import Update
 
 from bot import digest
-from bot.handlers.common import Context, command_argument, reply
+from bot.context import NewsbotContext
+from bot.handlers.common import reply
+from bot.handlers.rights import Rights, on_target
 from bot.handlers.subscriptions import cap
 from bot.i18n import _, _n
-from bot.permissions import Refusal, is_echo, resolve_target, split_channel_ref
-from bot.services import services
+from bot.permissions import Target
 
 
 def usage() -> str:
@@ -25,20 +26,11 @@ def usage() -> str:
              "<code>/subscribe topic daily</code> or <code>weekly</code>.")
 
 
-async def digest_command(update: Update, context: Context) -> None:
+@on_target(Rights.SHOW_OR_SET)
+async def digest_command(update: Update, context: NewsbotContext, target: Target,
+                         text: str) -> None:
     """Show or set the chat's digest time and time zone."""
-    message = update.effective_message
-    if message is None or is_echo(message):
-        return
-    svc = services(context)
-    argument = command_argument(message)
-    _ref, rest = split_channel_ref(argument)
-    try:
-        target, text = await resolve_target(context.bot, message, argument,
-                                            change=bool(rest))
-    except Refusal as exc:
-        await reply(update, str(exc))
-        return
+    svc = context.services
     current = await svc.store.digest_schedule(target.chat_id)
     where = target.name_html
     if not text:

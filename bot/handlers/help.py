@@ -8,10 +8,10 @@ from html import escape
 from telegram import BotCommand, Update
 from telegram.constants import ChatType
 
-from bot.handlers.common import Context, answer_button, answers_query, reply
+from bot.context import NewsbotContext
+from bot.handlers.common import answer_button, answers_query, reply
 from bot.handlers.topics import target_of, welcome_keyboard
 from bot.i18n import N_, _
-from bot.services import services
 
 #: The command list shown by Telegram clients (registered with setMyCommands at start-up,
 #: once per language): command and description (translated by :func:`bot_commands`).
@@ -66,7 +66,7 @@ admins there).
 /help — this message. In a private chat, any other text is searched.""")
 
 
-async def unknown_command(update: Update, context: Context) -> None:
+async def unknown_command(update: Update, context: NewsbotContext) -> None:
     """A command this bot does not have (in a private chat, where it is surely meant for us)."""
     message = update.effective_message
     name = (message.text or "").split(maxsplit=1)[0] if message else ""
@@ -75,7 +75,7 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 @answers_query
-async def stale_button(update: Update, context: Context) -> None:
+async def stale_button(update: Update, context: NewsbotContext) -> None:
     """A button from an older version of the bot, or whose data Telegram mangled."""
     if update.callback_query is not None:
         await answer_button(update.callback_query,
@@ -85,16 +85,16 @@ async def stale_button(update: Update, context: Context) -> None:
 WELCOME_LINE = N_("<b>Start here:</b> tap a topic below to get its new releases as alerts.")
 
 
-async def help_command(update: Update, context: Context) -> None:
+async def help_command(update: Update, context: NewsbotContext) -> None:
     await reply(update, _(HELP_TEXT).format(username=context.bot.username))
 
 
-async def start(update: Update, context: Context) -> None:
+async def start(update: Update, context: NewsbotContext) -> None:
     """/start: the help text; in a private chat with popular topics to subscribe with a tap."""
     message = update.effective_message
     if message is None or message.chat.type != ChatType.PRIVATE:
         await help_command(update, context)
         return
-    markup = await welcome_keyboard(services(context), target_of(message))
+    markup = await welcome_keyboard(context.services, target_of(message))
     text = _(HELP_TEXT).format(username=context.bot.username)
     await reply(update, f"{text}\n\n{_(WELCOME_LINE)}" if markup else text, reply_markup=markup)

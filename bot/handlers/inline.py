@@ -6,19 +6,17 @@ from telegram import (
     InlineQueryResultArticle,
     InlineQueryResultsButton,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Update,
 )
-from telegram.constants import ParseMode
 
 from bot import metrics, numbers
+from bot.context import NewsbotContext
 from bot.handlers.browse import MAX_OFFSET
-from bot.handlers.common import Context, answers_query, index_ready, reader_language
+from bot.handlers.common import answers_query, index_ready, reader_language
 from bot.i18n import _
 from bot.releases import Release, release_key
 from bot.render import format_date, release_html
 from bot.search import QueryError
-from bot.services import services
 
 #: Telegram accepts at most 50 results per answer; the rest come with next_offset.
 PAGE = 50
@@ -36,19 +34,18 @@ def article(release: Release) -> InlineQueryResultArticle:
         id=release_key(release.id),
         title=release.title,
         description=f"{meta}\n{summary}",
-        input_message_content=InputTextMessageContent(
-            release_html(release), parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True)),
+        # HTML without a link preview: the application's Defaults fill these in.
+        input_message_content=InputTextMessageContent(release_html(release)),
         url=release.url,
     )
 
 
 @answers_query
-async def inline_query(update: Update, context: Context) -> None:
+async def inline_query(update: Update, context: NewsbotContext) -> None:
     query = update.inline_query
     if query is None:
         return
-    svc = services(context)
+    svc = context.services
     offset = numbers.parse_count(query.offset, 0, MAX_OFFSET) if query.offset else 0
     if offset is None:  # not an offset this bot gave out: nothing more to show
         await query.answer([], cache_time=0)
@@ -73,5 +70,7 @@ async def inline_query(update: Update, context: Context) -> None:
         await query.answer([], cache_time=0, button=InlineQueryResultsButton(
             text=str(exc)[:64], start_parameter="help"))
         return
+    # None, not "": with Defaults, PTB 22 sends an empty string as "[]" (ExtBot takes it for
+    # a sequence of poll options); left out, it means "no more" to Telegram as "" does.
     await query.answer([article(r) for r in releases], cache_time=30, is_personal=False,
-                       next_offset=str(offset + len(releases)) if more else "")
+                       next_offset=str(offset + len(releases)) if more else None)

@@ -13,21 +13,15 @@ import logging
 from contextlib import suppress
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot.handlers.common import (
-    Context,
-    answer_button,
-    command_argument,
-    presser_may_manage,
-    reply,
-    telegram_language,
-)
+from bot.context import NewsbotContext
+from bot.handlers.common import answer_button, reply, telegram_language
+from bot.handlers.rights import Rights, on_target, presser_may_manage
 from bot.handlers.topics import target_of
 from bot.i18n import (
     LANGUAGE_NAMES,
-    LANGUAGES,
     N_,
     _,
     current_language,
@@ -35,9 +29,9 @@ from bot.i18n import (
     parse_language,
     set_language,
 )
-from bot.permissions import Refusal, Target, is_echo, resolve_target, split_channel_ref
-from bot.services import services
+from bot.permissions import Target
 from bot.store import StoreUnavailable
+from bot.text.languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +46,14 @@ NOT_ADMIN = N_("Only this chat's administrators can change its language.")
 STALE = N_("This button no longer works. Send /language again.")
 
 
-async def set_update_language(update: object, context: Context) -> None:
+async def set_update_language(update: object, context: NewsbotContext) -> None:
     """Make the chat's language current for every handler of this update (group -1)."""
     if not isinstance(update, Update):
         return
     chat, user = update.effective_chat, update.effective_user
     code = user.language_code if user else None
     try:
-        language = await services(context).languages.for_update(
+        language = await context.services.languages.for_update(
             chat.id if chat else None, chat is not None and chat.type == ChatType.PRIVATE, code)
     except StoreUnavailable as exc:  # the store failing must not leave the update unanswered
         log.warning("could not read the language of chat %s: %s", chat.id if chat else None, exc)
@@ -111,19 +105,11 @@ def _done(language: str | None, target: Target) -> str:
         language=LANGUAGE_NAMES[language], where=_where(target))
 
 
-async def language_command(update: Update, context: Context) -> None:
+@on_target(Rights.SHOW_OR_SET)
+async def language_command(update: Update, context: NewsbotContext, target: Target,
+                           rest: str) -> None:
     """/language [@channel] [fr|es|en|auto]: show or set the chat's language."""
-    message = update.effective_message
-    if message is None or is_echo(message):
-        return
-    svc = services(context)
-    argument = command_argument(message)
-    _ref, wanted = split_channel_ref(argument)
-    try:
-        target, rest = await resolve_target(context.bot, message, argument, change=bool(wanted))
-    except Refusal as exc:
-        await reply(update, str(exc))
-        return
+    svc = context.services
     if not rest:
         chosen = await svc.languages.chosen(target.chat_id)
         if target.remote:
@@ -145,7 +131,7 @@ async def language_command(update: Update, context: Context) -> None:
     await reply(update, _done(language, target))
 
 
-async def language_button(update: Update, context: Context) -> None:
+async def language_button(update: Update, context: NewsbotContext) -> None:
     """A tap on a language button: set the chat's language if the presser may."""
     callback = update.callback_query
     if callback is None or callback.data is None:
@@ -155,7 +141,7 @@ async def language_button(update: Update, context: Context) -> None:
     if (code != AUTO and code not in LANGUAGES) or not isinstance(message, Message):
         await answer_button(callback, _(STALE))
         return
-    svc = services(context)
+    svc = context.services
     target = target_of(message)
     if not await presser_may_manage(context, callback, target.chat_id,
                                     _(NOT_ADMIN)):
@@ -166,5 +152,5 @@ async def language_button(update: Update, context: Context) -> None:
     set_language(language or telegram_language(update))
     await answer_button(callback, _done(language, target))
     with suppress(TelegramError):  # cosmetic: the answer already said it is done
-        await message.edit_text(_status(language is not None, target), parse_mode=ParseMode.HTML,
+        await message.edit_text(_status(language is not None, target),
                                 reply_markup=_keyboard(language))

@@ -6,28 +6,25 @@ once, so nothing more is queued for a chat that cannot receive it; joining recor
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from telegram import ChatMemberRestricted, Update
 from telegram.constants import ChatMemberStatus
 
-from bot.handlers.common import Context
-from bot.services import services
+from bot.context import NewsbotContext
 
 log = logging.getLogger(__name__)
 
 _GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
-_MIGRATE_LOCK = "newsbot.migrate_lock"
 
 
-async def my_chat_member(update: Update, context: Context) -> None:
+async def my_chat_member(update: Update, context: NewsbotContext) -> None:
     """The bot's own membership changed: end the chat's subscriptions, or remember the chat."""
     change = update.my_chat_member
     if change is None:
         return
     chat, member = change.chat, change.new_chat_member
-    store = services(context).store
+    store = context.services.store
     # A restricted bot that is no longer a member is as gone as one that left.
     gone = member.status in _GONE or (
         isinstance(member, ChatMemberRestricted) and not member.is_member)
@@ -40,7 +37,7 @@ async def my_chat_member(update: Update, context: Context) -> None:
         log.info("added to chat %s (%s) as %s", chat.id, chat.type, member.status)
 
 
-async def migrated(update: Update, context: Context) -> None:
+async def migrated(update: Update, context: NewsbotContext) -> None:
     """A group became a supergroup: its subscriptions move to the new chat id.
 
     Telegram sends two service messages (one in the old group with ``migrate_to_chat_id``,
@@ -56,8 +53,7 @@ async def migrated(update: Update, context: Context) -> None:
         old, new = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    lock: asyncio.Lock = context.application.bot_data.setdefault(_MIGRATE_LOCK, asyncio.Lock())
     # Updates run concurrently; two moves of the same subscriptions at once could collide.
-    async with lock:
-        await services(context).store.migrate_chat(old, new)
+    async with context.bot_data.migrate_lock:
+        await context.services.store.migrate_chat(old, new)
     log.info("chat %s migrated to %s", old, new)

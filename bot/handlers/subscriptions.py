@@ -1,7 +1,8 @@
 """/subscribe, /unsubscribe and /subscriptions (with remove buttons).
 
 Which chat a command acts on and whether the sender may change it is decided in
-:mod:`bot.permissions`; what a topic is and what it matches, in :mod:`bot.topics`.
+:mod:`bot.handlers.rights` (the rules: :mod:`bot.permissions`); what a topic is and what it
+matches, in :mod:`bot.topics`.
 """
 
 from __future__ import annotations
@@ -11,23 +12,15 @@ from contextlib import suppress
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot import digest, numbers
-from bot.handlers.common import (
-    Context,
-    answer_button,
-    answers_query,
-    command_argument,
-    index_ready,
-    presser_may_manage,
-    reply,
-)
+from bot.context import NewsbotContext, Services
+from bot.handlers.common import answer_button, answers_query, index_ready, reply
+from bot.handlers.rights import Rights, on_target, presser_may_manage
 from bot.i18n import N_, _, _n, current_language, format_number
-from bot.permissions import Refusal, Target, is_echo, resolve_target
+from bot.permissions import Target
 from bot.render import MAX_MESSAGE, quote, telegram_length
-from bot.services import Services, services
 from bot.store import StoreUnavailable, Subscription
 from bot.topics import ALL, Topic, TopicError, rules
 
@@ -54,40 +47,28 @@ def topic_label(key: str, limit: int = 100) -> str:
     return quote(key, limit) if key else _("every new release")
 
 
-async def subscribe(update: Update, context: Context) -> None:
+@on_target(Rights.SUBSCRIBE)
+async def subscribe(update: Update, context: NewsbotContext, target: Target,
+                    text: str) -> None:
     """Subscribe this chat (or a channel named from a private chat) to a topic."""
-    message = update.effective_message
-    if message is None or is_echo(message):
-        return
-    svc = services(context)
+    svc = context.services
+    text, cadence = digest.split_cadence(text)
     try:
-        target, text = await resolve_target(context.bot, message, command_argument(message),
-                                            change=True, subscribing=True)
-        text, cadence = digest.split_cadence(text)
         topic = _parse(svc, text)
-    except Refusal as exc:
-        await reply(update, str(exc))
-        return
     except TopicError as exc:
         await reply(update, f"{escape(str(exc))}\n{_(SUBSCRIBE_USAGE)}")
         return
     await reply(update, await _add(svc, target, topic, cadence))
 
 
-async def unsubscribe(update: Update, context: Context) -> None:
+@on_target(Rights.CHANGE)
+async def unsubscribe(update: Update, context: NewsbotContext, target: Target,
+                      text: str) -> None:
     """Remove one topic, or ``all``, from this chat (or a channel named from a private chat)."""
-    message = update.effective_message
-    if message is None or is_echo(message):
-        return
-    svc = services(context)
+    svc = context.services
+    everything = text.casefold() == "all"
     try:
-        target, text = await resolve_target(context.bot, message, command_argument(message),
-                                            change=True)
-        everything = text.casefold() == "all"
         topic = None if everything or not text else svc.topics.parse(text)
-    except Refusal as exc:
-        await reply(update, str(exc))
-        return
     except TopicError as exc:
         await reply(update, f"{escape(str(exc))}\n{_(UNSUBSCRIBE_USAGE)}")
         return
@@ -97,34 +78,26 @@ async def unsubscribe(update: Update, context: Context) -> None:
     await reply(update, await _remove(svc, target, topic))
 
 
-async def list_subscriptions(update: Update, context: Context) -> None:
+@on_target(Rights.LOOK)
+async def list_subscriptions(update: Update, context: NewsbotContext, target: Target,
+                             rest: str) -> None:
     """This chat's subscriptions (anyone may look), each with a button that removes it."""
-    message = update.effective_message
-    if message is None or is_echo(message):
-        return
-    svc = services(context)
-    try:
-        target, rest = await resolve_target(context.bot, message, command_argument(message),
-                                            change=False)
-    except Refusal as exc:
-        await reply(update, str(exc))
-        return
     if rest:
         await reply(update, _("Usage: <code>/subscriptions</code>, or in a private chat with "
                               "me <code>/subscriptions @channel</code>."))
         return
-    subs = await svc.store.subscriptions(target.chat_id)
+    subs = await context.services.store.subscriptions(target.chat_id)
     text, markup = subscription_list(subs, target.name_html)
     await reply(update, text, reply_markup=markup)
 
 
 @answers_query
-async def remove_button(update: Update, context: Context) -> None:
+async def remove_button(update: Update, context: NewsbotContext) -> None:
     """A list's remove button: end that subscription if the presser may, then redraw the list."""
     callback = update.callback_query
     if callback is None or callback.data is None:
         return
-    svc = services(context)
+    svc = context.services
     # Button data can be forged: an id that is no stored number is a removed subscription.
     sub_id = numbers.parse_count(callback.data.removeprefix(REMOVE_PREFIX), 1, MAX_ID)
     sub = await svc.store.get_subscription(sub_id) if sub_id is not None else None
@@ -300,8 +273,7 @@ async def _redraw(message: object, svc: Services, chat_id: int) -> None:
         name = (Target(chat_id, chat.type, chat.title, chat.username, remote=True).name_html
                 if chat else _("this chat"))
         text, markup = subscription_list(await svc.store.subscriptions(chat_id), name)
-        await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                disable_web_page_preview=True)
+        await message.edit_text(text, reply_markup=markup)
     except (TelegramError, StoreUnavailable):
         pass  # the removal happened; a list that cannot be redrawn is only cosmetic
 

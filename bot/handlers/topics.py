@@ -16,18 +16,18 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
+from bot.context import NewsbotContext, Services
 from bot.handlers.common import (
     INDEX_LOADING,
-    Context,
     answer_button,
     answers_query,
     index_ready,
-    presser_may_manage,
     reply,
 )
+from bot.handlers.rights import presser_may_manage
 from bot.handlers.subscriptions import cap, scope_text, subscribe_chat, where_text
 from bot.i18n import N_, _, current_language, format_number
-from bot.permissions import Target, is_echo, thread_of
+from bot.permissions import Target, thread_of
 from bot.render import (
     TOPIC_PREFIX,
     WELCOME_MENU,
@@ -37,7 +37,6 @@ from bot.render import (
     topic_keyboard,
     topic_name,
 )
-from bot.services import Services, services
 from bot.topics import rules
 
 __all__ = ["TOPIC_PREFIX", "topic_button", "topics", "welcome_keyboard"]
@@ -88,12 +87,12 @@ async def welcome_keyboard(svc: Services, target: Target) -> InlineKeyboardMarku
     return await keyboard(svc, target, WELCOME_MENU)
 
 
-async def topics(update: Update, context: Context) -> None:
+async def topics(update: Update, context: NewsbotContext) -> None:
     """Suggested topics as buttons, each with how many releases it matches."""
     message = update.effective_message
-    if message is None or is_echo(message):
+    if message is None:
         return
-    svc = services(context)
+    svc = context.services
     if not await index_ready(svc.ingestor.index_ready):  # the counts come from the index
         await reply(update, _(INDEX_LOADING))
         return
@@ -114,7 +113,7 @@ async def topics(update: Update, context: Context) -> None:
 
 
 @answers_query
-async def topic_button(update: Update, context: Context) -> None:
+async def topic_button(update: Update, context: NewsbotContext) -> None:
     """A tap on a topic button: subscribe, ask before unsubscribing, or turn the page."""
     callback = update.callback_query
     if callback is None or callback.data is None:
@@ -127,7 +126,7 @@ async def topic_button(update: Update, context: Context) -> None:
     if not isinstance(message, Message):  # too old for Telegram to say where it is
         await answer_button(callback, _(TOO_OLD))
         return
-    svc = services(context)
+    svc = context.services
     target = target_of(message)
     if tap.action in ("p", "k"):  # only the view changes: anyone may look around
         await answer_button(callback, _("Nothing changed.") if tap.action == "k" else None)
