@@ -34,8 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as `python bench/crowd.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
-from bot.services import Services  # noqa: E402
-
 from bench.busy import busy_core  # noqa: E402
 from bot.app import build_application, running  # noqa: E402
 from bot.config import (  # noqa: E402
@@ -45,6 +43,7 @@ from bot.config import (  # noqa: E402
     StorageSettings,
     TelegramSettings,
 )
+from bot.context import Services  # noqa: E402
 from bot.emulator import Emulator, FloodLimits  # noqa: E402
 from bot.releases import Release  # noqa: E402
 

@@ -28,8 +28,8 @@ from bot.config import (
     StorageSettings,
     TelegramSettings,
 )
+from bot.context import Services
 from bot.emulator import Emulator
-from bot.services import Services
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
