@@ -197,6 +197,11 @@ class Deliverer:
         self._pass_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: Passes of the loop begun, and the last one after which it was idle (see
+        #: :meth:`idle`); waiters are told through ``_quiet``.
+        self._passes = 0
+        self._quiet_after = -1
+        self._quiet = asyncio.Condition()
 
     # -- the lock ---------------------------------------------------------------------------
 
@@ -275,6 +280,8 @@ class Deliverer:
         A cancelled send is never marked, so its row stays pending and goes out after restart.
         """
         self._stopping = True
+        async with self._quiet:  # idle() waiters return: nothing more will happen
+            self._quiet.notify_all()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -299,6 +306,7 @@ class Deliverer:
         while not self._stopping:
             # Cleared before the pass: rows added during it set the event again.
             self.wakeup.clear()
+            self._passes += 1
             try:
                 await self.deliver_due()
                 if lock_problem:
@@ -335,10 +343,34 @@ class Deliverer:
             next_due = None
         if next_due is not None and next_due > clock.now():
             delay = min(delay, next_due - clock.now())
+        if ((next_due is None or next_due > clock.now()) and not self._sends
+                and not self._unmarked and not self.wakeup.is_set()):
+            await self._tell_idle()
         # Floor: never spin; ceiling: wake in time to renew the lock.
         delay = min(max(delay, 0.01), LOCK_TTL / 3)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wakeup.wait(), delay)
+
+    async def _tell_idle(self) -> None:
+        async with self._quiet:
+            self._quiet_after = self._passes
+            self._quiet.notify_all()
+
+    async def idle(self) -> None:
+        """Return once the running loop has nothing due and nothing in flight.
+
+        "Idle" is seen at the end of a pass that began after this call, so every row
+        committed before the call has been looked at: sent, or due only later (a retry, a
+        digest). Waits for as long as rows stay due (e.g. while another process holds the
+        delivery lock): wrap it in :func:`asyncio.wait_for` for a bound. Returns as well
+        when the loop is stopped; raises RuntimeError when it is not running (:meth:`start`).
+        """
+        if self._task is None or self._task.done():
+            raise RuntimeError("the delivery loop is not running (call start() first)")
+        wanted = self._passes + 1
+        self.wakeup.set()  # a fresh pass now rather than after the interval
+        async with self._quiet:
+            await self._quiet.wait_for(lambda: self._quiet_after >= wanted or self._stopping)
 
     # -- one pass -----------------------------------------------------------------------------
 

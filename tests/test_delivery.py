@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -185,6 +186,35 @@ async def test_the_loop_wakes_on_the_event_and_on_its_interval(emu: Emulator, st
     await until(lambda: _all_status(store, SENT), "every row marked sent")
     await deliverer.stop()
     assert len(emu.sent(ada["id"])) == len(emu.sent(bob["id"])) == 1
+
+
+async def test_idle_waits_for_what_was_due_and_for_nothing_later(emu: Emulator, store: Store,
+                                                                 make: Any) -> None:
+    ada = emu.private_chat(emu.add_user("Ada"))
+    deliverer = await make(emu, interval_seconds=5.0)
+    with pytest.raises(RuntimeError):
+        await deliverer.idle()
+    await deliverer.acquire_lock()
+    deliverer.start()
+    await asyncio.wait_for(deliverer.idle(), 10)  # nothing queued: idle at once
+
+    # Written without setting the wakeup event: idle() looks anyway, and returns only once
+    # both alerts (one chat: a second apart) are sent and marked.
+    await queue(store, [release(1), release(2)], [ada["id"]])
+    await asyncio.wait_for(deliverer.idle(), 10)
+    assert len(emu.sent(ada["id"])) == 2
+    assert await _all_status(store, SENT)
+
+    # A row due only later (a retry) leaves the deliverer idle.
+    await queue(store, [release(3)], [ada["id"]])
+    [row] = [r for r in await rows(store) if r.status == PENDING]
+    await store.mark_retry(row.id, time.time() + 60, "later")
+    await asyncio.wait_for(deliverer.idle(), 10)
+    assert len(emu.sent(ada["id"])) == 2
+
+    waiter = asyncio.ensure_future(deliverer.idle())
+    await deliverer.stop()  # a waiter is let go when the loop stops
+    await asyncio.wait_for(waiter, 10)
 
 
 async def _all_status(store: Store, status: str) -> bool:
