@@ -29,10 +29,11 @@ from telegram.ext import (
 )
 
 from bot import metrics
-from bot.budget import SharedSlots
 from bot.cluster import Coordinator
 from bot.config import ConfigError, Settings
 from bot.delivery import Deliverer, DeliveryLockHeld
+from bot.delivery.budget import SharedSlots
+from bot.delivery.lane import Lane
 from bot.handlers import (
     admin,
     browse,
@@ -48,7 +49,6 @@ from bot.handlers.common import store_failure_text
 from bot.i18n import LANGUAGES, _, use_language
 from bot.indexkeeper import IndexKeeper, snapshot_path
 from bot.ingest import Ingestor
-from bot.lane import Lane
 from bot.poller import SourcePoller
 from bot.search import SearchIndex
 from bot.server import HttpServer

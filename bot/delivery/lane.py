@@ -37,7 +37,7 @@ of messages ahead can never make a button press go unanswered. They still honour
 
 Several processes on one PostgreSQL store share Telegram's overall limit: with
 :meth:`Lane.share` the global slots come from a grid booked in the database
-(:mod:`bot.budget`) instead of this process's own clock; everything else stays as above.
+(:mod:`bot.delivery.budget`) instead of this process's own clock; everything else stays as above.
 """
 
 from __future__ import annotations
@@ -60,10 +60,11 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.backoff import backoff_seconds
 from bot.config import DeliverySettings
 
 if TYPE_CHECKING:
-    from bot.budget import SharedSlots
+    from bot.delivery.budget import SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
                 failures += 1
                 self.stats.retried += 1
                 log.warning("Telegram did not take a reply (%s): sending it again", exc)
-                await asyncio.sleep(RETRY_WAIT * 2 ** (failures - 1))
+                await asyncio.sleep(backoff_seconds(failures, RETRY_WAIT))
 
     async def _once(self, call: Callable[[], Awaitable[T]], key: ChatKey | None,
                     priority: int) -> T:
@@ -479,7 +480,7 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
                     raise
                 failures += 1
                 self.stats.retried += 1
-                await asyncio.sleep(RETRY_WAIT * 2 ** (failures - 1))
+                await asyncio.sleep(backoff_seconds(failures, RETRY_WAIT))
 
 
 __all__ = ["ALERT", "MESSAGE_METHODS", "REPLY", "REPLY_RETRIES", "Lane", "LaneStats", "chat_key",

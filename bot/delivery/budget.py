@@ -1,6 +1,6 @@
 """Telegram's overall limit kept by several processes together: a slot grid in the database.
 
-Every process on one PostgreSQL store sends through its own :class:`bot.lane.Lane`; alone,
+Every process on one PostgreSQL store sends through its own :class:`bot.delivery.lane.Lane`; alone,
 each lane would pace itself at the full rate and three of them would send three times too
 fast. So the global slots come from one grid on the wall clock that all processes share: slot
 ``n`` is the instant ``n * interval``, and a counter row in the store holds the first slot
