@@ -176,12 +176,10 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
     """Telegram's limits for every message the bot sends; see the module docstring."""
 
     def __init__(self, messages_per_second: float = 30.0, per_chat_per_second: float = 1.0,
-                 per_group_per_minute: float = 20.0, *, margin: float = RATE_MARGIN,
-                 max_retries: int = MAX_RETRIES) -> None:
+                 per_group_per_minute: float = 20.0, *, margin: float = RATE_MARGIN) -> None:
         self.interval = 1.0 / (messages_per_second * margin)
         self.private_gap = 1.0 / per_chat_per_second
         self.group_gap = max(self.private_gap, 60.0 / per_group_per_minute)
-        self.max_retries = max_retries
         self.paused_until = 0.0  # monotonic; set by a 429
         self.stats = LaneStats()
         self._next = 0.0  # monotonic time of the next global slot
@@ -252,7 +250,7 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
         """Run ``call`` (one Bot API call sending to ``chat_id``) in a slot of the lane.
 
         A 429 pauses the lane; then the call is sent again after the pause (up to
-        ``max_retries`` times), and one Telegram did not carry out (:func:`unsent`) a few
+        :data:`MAX_RETRIES` times), and one Telegram did not carry out (:func:`unsent`) a few
         seconds later; with ``retry_429=False`` (the delivery loop, which records retries
         on the outbox row) the error is raised for the caller instead.
         """
@@ -263,7 +261,7 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
                 return await self._once(call, key, priority)
             except RetryAfter as exc:
                 self.pause(retry_after_seconds(exc))
-                if not retry_429 or attempt >= self.max_retries:
+                if not retry_429 or attempt >= MAX_RETRIES:
                     raise
                 attempt += 1
                 self.stats.retried += 1
@@ -467,7 +465,7 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
             except RetryAfter as exc:
                 wait = retry_after_seconds(exc)
                 self.pause(wait)
-                if attempt >= self.max_retries:
+                if attempt >= MAX_RETRIES:
                     raise
                 attempt += 1
                 self.stats.retried += 1
