@@ -255,18 +255,31 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
         on the outbox row) the error is raised for the caller instead.
         """
         key = chat_key(chat_id)
+        # After a 429 no slot is handed out until the pause is over: no wait of our own.
+        return await self._retrying(lambda: self._once(call, key, priority), retry=retry_429,
+                                    retry_unsent=retry_429, wait_out_429=False)
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]], *, retry: bool,
+                        retry_unsent: bool, wait_out_429: bool) -> T:
+        """``call()``; a 429 pauses the lane and, with ``retry``, the call is made again (at
+        most :data:`MAX_RETRIES` times, after the pause if ``wait_out_429``); with
+        ``retry_unsent`` one Telegram surely did not carry out (:func:`unsent`) is made
+        again :data:`REPLY_RETRIES` times at most, a little later each time."""
         attempt = failures = 0
         while True:
             try:
-                return await self._once(call, key, priority)
+                return await call()
             except RetryAfter as exc:
-                self.pause(retry_after_seconds(exc))
-                if not retry_429 or attempt >= MAX_RETRIES:
+                wait = retry_after_seconds(exc)
+                self.pause(wait)
+                if not retry or attempt >= MAX_RETRIES:
                     raise
                 attempt += 1
                 self.stats.retried += 1
+                if wait_out_429:
+                    await asyncio.sleep(wait)
             except NetworkError as exc:
-                if not retry_429 or failures >= REPLY_RETRIES or not unsent(exc):
+                if not retry_unsent or failures >= REPLY_RETRIES or not unsent(exc):
                     raise
                 failures += 1
                 self.stats.retried += 1
@@ -458,27 +471,11 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
             priority = (rate_limit_args or {}).get("priority", REPLY)
             return await self.send(lambda: callback(*args, **kwargs),
                                    chat_id=data.get("chat_id"), priority=priority)
-        attempt = failures = 0
-        while True:  # not a message: no slot, no queue, but a 429 is still waited out
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                wait = retry_after_seconds(exc)
-                self.pause(wait)
-                if attempt >= MAX_RETRIES:
-                    raise
-                attempt += 1
-                self.stats.retried += 1
-                await asyncio.sleep(wait)
-            except NetworkError as exc:
-                # Answers to people are retried like replies; other calls have their own
-                # retries (start-up) or are not worth it.
-                if (endpoint not in ANSWER_METHODS or failures >= REPLY_RETRIES
-                        or not unsent(exc)):
-                    raise
-                failures += 1
-                self.stats.retried += 1
-                await asyncio.sleep(backoff_seconds(failures, RETRY_WAIT))
+        # Not a message: no slot, no queue, but a 429 is still waited out. Answers to people
+        # are retried like replies; other calls have their own retries (start-up) or are
+        # not worth it.
+        return await self._retrying(lambda: callback(*args, **kwargs), retry=True,
+                                    retry_unsent=endpoint in ANSWER_METHODS, wait_out_429=True)
 
 
 __all__ = ["ALERT", "MESSAGE_METHODS", "REPLY", "REPLY_RETRIES", "Lane", "LaneStats", "chat_key",
