@@ -31,6 +31,7 @@ from bot import lifecycle, metrics
 from bot.config import Settings
 from bot.context import CONTEXT_TYPES, NewsbotApp, NewsbotContext, Services
 from bot.delivery import DeliveryLockHeld
+from bot.delivery.lane import Lane
 from bot.handlers import (
     admin,
     browse,
@@ -44,7 +45,6 @@ from bot.handlers import (
 )
 from bot.handlers.common import Handler
 from bot.handlers.errors import on_error
-from bot.lane import Lane
 from bot.lifecycle import ALLOWED_UPDATES, open_services
 
 #: Commands are answered in new messages and channel posts, not when a message is edited.

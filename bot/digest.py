@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from bot.i18n import _, _n, format_date, format_number
 from bot.releases import Release
-from bot.render import MAX_MESSAGE, TITLE_CHARS, quote, telegram_length
+from bot.render import TITLE_CHARS, cut, quote, split_messages, telegram_length
 
 INSTANT, DAILY, WEEKLY = "instant", "daily", "weekly"
 CADENCES = (INSTANT, DAILY, WEEKLY)
@@ -177,26 +177,19 @@ def render_digest(items: Sequence[DigestItem]) -> list[DigestPart]:
         return []
     kinds = {item.cadence for item in items}
     several_topics = len({t for item in items for t in item.topics}) > 1
-    lines = [(_line_html(i, several_topics), _line_plain(i, several_topics), i.row_id)
+    lines = [(_line(i, several_topics, html=True), _line(i, several_topics, html=False))
              for i in items]
-    room = MAX_MESSAGE - max(telegram_length(_header(kinds, len(items), 99, 99, html=h))
-                             for h in (True, False)) - 2
-    groups: list[list[tuple[str, str, int]]] = [[]]
-    used = 0
-    for line in lines:
-        size = max(telegram_length(line[0]), telegram_length(line[1])) + 2
-        if groups[-1] and used + size > room:
-            groups.append([])
-            used = 0
-        groups[-1].append(line)
-        used += size
+    # Both forms of a part must fit: the plain one is what goes out if the HTML is refused.
+    header = max(telegram_length(_header(kinds, len(items), 99, 99, html=h))
+                 for h in (True, False))
+    groups = split_messages([max(map(telegram_length, line)) for line in lines], header)
     parts = []
     for n, group in enumerate(groups, 1):
         html = "\n\n".join([_header(kinds, len(items), n, len(groups), html=True),
-                            *(g[0] for g in group)])
+                             *(lines[i][0] for i in group)])
         plain = "\n\n".join([_header(kinds, len(items), n, len(groups), html=False),
-                             *(g[1] for g in group)])
-        parts.append(DigestPart(html, plain, tuple(g[2] for g in group)))
+                              *(lines[i][1] for i in group)])
+        parts.append(DigestPart(html, plain, tuple(items[i].row_id for i in group)))
     return parts
 
 
@@ -220,24 +213,25 @@ def _topics(item: DigestItem) -> str:
     return ", ".join(t or _("all new releases") for t in item.topics[:5])
 
 
-def _line_html(item: DigestItem, with_topics: bool) -> str:
-    release = item.release
-    title = f"<b>{quote(release.title, TITLE_CHARS)}</b>"
-    if release.url and len(release.url) <= _MAX_URL:
-        title = f'<a href="{escape(release.url, quote=True)}">{title}</a>'
-    place = quote(release.place, 60) if release.place else ""
-    meta = " · ".join(p for p in (escape(format_date(release.date)), place) if p)
-    line = f"• {title}\n{meta}"
-    if with_topics:
-        line += f" · <i>{quote(_topics(item), 200)}</i>"
-    return line
+def _as_plain(text: str, limit: int) -> str:
+    return cut(" ".join(text.split()), limit)
 
 
-def _line_plain(item: DigestItem, with_topics: bool) -> str:
+def _line(item: DigestItem, with_topics: bool, *, html: bool) -> str:
+    """One release of a digest, as HTML or as plain text (both cut the same way)."""
     release = item.release
-    title = " ".join(release.title.split())[:TITLE_CHARS]
-    parts = [format_date(release.date), *([release.place[:60]] if release.place else [])]
+    show = quote if html else _as_plain
+    title = show(release.title, TITLE_CHARS)
+    url = release.url if release.url and len(release.url) <= _MAX_URL else None
+    if html:
+        title = f"<b>{title}</b>"
+        if url:
+            title = f'<a href="{escape(url, quote=True)}">{title}</a>'
+    elif url:
+        title += f"\n{url}"
+    date = format_date(release.date)
+    meta = [escape(date) if html else date, *([show(release.place, 60)] if release.place else [])]
     if with_topics:
-        parts.append(_topics(item)[:200])
-    link = f"\n{release.url}" if release.url and len(release.url) <= _MAX_URL else ""
-    return f"• {title}{link}\n{' · '.join(parts)}"
+        topics = show(_topics(item), 200)
+        meta.append(f"<i>{topics}</i>" if html else topics)
+    return f"• {title}\n{' · '.join(meta)}"

@@ -26,11 +26,12 @@ from telegram import Update
 from telegram.error import Conflict, NetworkError, TelegramError
 
 from bot import metrics
-from bot.budget import SharedSlots
+from bot.backoff import backoff_seconds
 from bot.cluster import Coordinator
 from bot.config import ConfigError, Settings
 from bot.context import NewsbotApp, NewsbotContext, Services
 from bot.delivery import Deliverer
+from bot.delivery.budget import SharedSlots
 from bot.handlers import help
 from bot.i18n import use_language
 from bot.indexkeeper import IndexKeeper, snapshot_path
@@ -260,7 +261,7 @@ async def retry_startup(what: str, call: Callable[[], Awaitable[object]]) -> Non
         except NetworkError as exc:
             if attempt == STARTUP_ATTEMPTS:
                 raise
-            delay = 2.0 ** (attempt - 1)
+            delay = backoff_seconds(attempt, 1.0)
             log.warning("the Bot API did not answer %s (%s); retrying in %.0f s",
                         what, exc, delay)
             await asyncio.sleep(delay)

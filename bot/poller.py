@@ -18,16 +18,18 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bot import metrics
+from bot.backoff import backoff_seconds
 from bot.config import SourceSettings
 from bot.ingest import Ingestor
 from bot.releases import Release
-from bot.sources import SourceError, backoff_seconds, fetch_feed, parse_file, read_file
+from bot.sources import SourceError, fetch_feed, parse_file, read_file
 from bot.store import SourceState, Store, StoreGone, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,8 @@ class SourcePoller:
         """
         started = []
         sources: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
-            *((file_source_name(p), lambda p=p: self.poll_file(p)) for p in self.settings.files),
-            *((url, lambda url=url: self.poll_feed(url)) for url in self.settings.feeds),
+            *((file_source_name(p), partial(self.poll_file, p)) for p in self.settings.files),
+            *((url, partial(self.poll_feed, url)) for url in self.settings.feeds),
         ]
         if refresh_index:
             sources.append((_REFRESH, self._refresh_index))
@@ -82,10 +84,10 @@ class SourcePoller:
                 log.debug("%s: the previous poll is still running; not started again", name)
                 continue
             if self.shared and name != _REFRESH:
-                poll = lambda name=name, poll=poll: self._if_due(name, poll)  # noqa: E731
+                poll = partial(self._if_due, name, poll)
             task = asyncio.create_task(self._isolated(name, poll()), name=f"poll {name}")
             self._polls[name] = task
-            task.add_done_callback(lambda t, name=name: self._forget(name, t))
+            task.add_done_callback(partial(self._forget, name))
             started.append(task)
         return started
 

@@ -25,18 +25,11 @@ import pytest
 import telegram
 from telegram.request import HTTPXRequest
 
-import bot.delivery as delivery
 from bot.config import DeliverySettings
-from bot.delivery import (
-    LOCK_NAME,
-    Deliverer,
-    DeliveryLockHeld,
-    holder_is_dead,
-    release_plain,
-)
+from bot.delivery import LOCK_NAME, Deliverer, DeliveryLockHeld, holder_is_dead, lock, loop, sender
 from bot.emulator import Emulator, FloodLimits
 from bot.releases import Release
-from bot.render import release_html
+from bot.render import release_html, release_plain
 from bot.store import ENDED, FAILED, PENDING, SENT, Delivery, OutboxRow, Store
 from tests.helpers import eventually
 
@@ -419,7 +412,7 @@ async def test_unparsable_html_is_resent_as_plain_text(
                        description="Bad Request: can't parse entities: Unsupported start tag "
                                    '"agree" at byte offset 17')
     else:
-        monkeypatch.setattr(delivery, "release_html", lambda r, matched=(): "<b>unclosed")
+        monkeypatch.setattr(sender, "release_html", lambda r, matched=(): "<b>unclosed")
     deliverer = await make(emu)
 
     with caplog.at_level(logging.ERROR, logger="bot.delivery"):
@@ -546,7 +539,7 @@ async def test_rows_pending_at_a_stop_go_out_after_restart(
     await queue(store, [release(1)], [ada, bob])
     # Ada's message is delivered but its answer hangs: it is "in flight" when we stop.
     emu.faults.add("sendMessage", chat_id=ada, delay=5)
-    monkeypatch.setattr(delivery, "STOP_GRACE", 0.1)
+    monkeypatch.setattr(loop, "STOP_GRACE", 0.1)
     first = await make(emu)
     await first.acquire_lock()
     first.start()
@@ -676,7 +669,7 @@ async def test_release_lock_only_releases_our_own(emu: Emulator, store: Store,
 async def test_a_lost_lock_stops_sending_until_it_is_back(
         emu: Emulator, store: Store, make: Any, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(delivery, "LOCK_TTL", 0.6)  # renewed every 0.2 s
+    monkeypatch.setattr(lock, "LOCK_TTL", 0.6)  # renewed every 0.2 s
     ada = emu.private_chat(emu.add_user("Ada"))["id"]
     deliverer = await make(emu)
     await deliverer.acquire_lock()

@@ -17,9 +17,9 @@ import pytest
 
 from bot.app import build_application, running
 from bot.config import DeliverySettings, Settings
+from bot.delivery.lane import REPLY_RETRIES
 from bot.emulator import Emulator, FloodLimits
 from bot.handlers.browse import MORE_PREFIX
-from bot.lane import REPLY_RETRIES
 from tests.helpers import BOT_USERNAME, TOKEN, BotHarness, eventually, make_settings
 from tests.test_delivery import queue, release
 

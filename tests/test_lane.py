@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from bot.lane import ALERT, ON_TIME, REPLY, Lane, chat_key
+from bot.delivery.lane import ALERT, ON_TIME, REPLY, Lane, chat_key
 
 Call = Callable[[], Coroutine[Any, Any, str]]
 

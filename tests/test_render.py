@@ -114,3 +114,37 @@ def test_welcome_keyboard_and_forged_data() -> None:
     for data in ("tt:", "tt:0:s", "tt:0:s:XYZ", "tt:0:k:0123456789", "tt:w:p", "tt:1234:p",
                  "unsub:1", "tt:0:s:0123456789:extra"):
         assert parse_topic_tap(data) is None, data
+
+
+# -- fitting: one rule for every message ------------------------------------------------------
+
+
+def test_cut_at_a_word_or_at_a_character() -> None:
+    from bot.render import cut
+    assert cut("child labour, in mines", 14) == "child labour…"
+    assert cut("child labour", 12) == "child labour" and cut("child", None) == "child"
+    assert cut("child labour", 6, at_word=False) == "child…"
+    assert cut("abcdefgh", 4) == "abcd…"  # no space: cut inside the word
+
+
+def test_fit_lines_keeps_head_and_tail_and_says_how_many_went() -> None:
+    from bot.render import fit_lines
+    items = [f"line {n} " + "x" * 100 for n in range(100)]
+    text = fit_lines(["HEAD"], items, ["TAIL"])
+    assert telegram_length(text) <= MAX_MESSAGE
+    lines = text.split("\n")
+    assert lines[0] == "HEAD" and lines[-1] == "TAIL"
+    shown = len(lines) - 3
+    assert lines[1:-2] == items[:shown] and lines[-2] == f"… and {100 - shown} more"
+    assert fit_lines(["HEAD"], items[:3]) == "\n".join(["HEAD", *items[:3]])  # all fit: no note
+    assert fit_lines(["H" * 5000], items, more=lambda n: f"+{n}") == "H" * 5000 + "\n+100"
+
+
+def test_split_messages_keeps_order_and_fills_each_message() -> None:
+    from bot.render import split_messages
+    sizes = [1000] * 10 + [5000, 10]
+    groups = split_messages(sizes, header=90)
+    assert [list(g) for g in groups] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9], [10], [11]]
+    for group in groups[:-2]:
+        assert 90 + sum(sizes[i] + 2 for i in group) <= MAX_MESSAGE
+    assert split_messages([], header=10) == []

@@ -28,13 +28,13 @@ import sqlalchemy as sa
 import telegram
 from telegram.request import HTTPXRequest
 
-from bot.budget import SharedSlots
 from bot.cluster import Lease
 from bot.config import ConfigError, DeliverySettings, load_settings
 from bot.delivery import Deliverer
+from bot.delivery.budget import SharedSlots
+from bot.delivery.lane import ALERT, REPLY, Lane
 from bot.emulator import Emulator, FloodLimits
 from bot.emulator.limits import FloodLimiter
-from bot.lane import ALERT, REPLY, Lane
 from bot.store import PENDING, SENT, Delivery, Store, StoreUnavailable, outbox_table
 from tests.helpers import DATA, eventually
 from tests.test_delivery import release, sends

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.sources import SourceError, backoff_seconds, fetch_feed
+from bot.backoff import backoff_seconds
+from bot.sources import SourceError, fetch_feed
 
 RSS = (Path(__file__).parent / "fixtures" / "sources" / "feed-rss.xml").read_bytes()
 ETAG = '"v1"'

@@ -13,7 +13,7 @@ from telegram import Update
 from bot.context import NewsbotContext
 from bot.handlers.common import reply
 from bot.i18n import N_, _, _n, format_number
-from bot.render import MAX_MESSAGE, quote, telegram_length
+from bot.render import fit_lines, quote
 from bot.store import FAILED, PENDING, SENT, SourceState
 
 NOT_FOR_YOU = N_("/stats is for the bot's operators.")
@@ -50,16 +50,7 @@ def stats_html(figures: Mapping[str, Any], sources: Sequence[SourceState], now: 
         (_("<b>Sources</b> ({count})").format(count=format_number(len(sources))) if sources
          else _("<b>Sources</b>: none polled yet")),
     ]
-    shown = 0
-    for source in sources:
-        line = _source_line(source, now)
-        if telegram_length("\n".join([*lines, line])) > MAX_MESSAGE - 40:
-            break
-        lines.append(line)
-        shown += 1
-    if shown < len(sources):
-        lines.append(_("… and {count} more").format(count=format_number(len(sources) - shown)))
-    return "\n".join(lines)
+    return fit_lines(lines, [_source_line(source, now) for source in sources])
 
 
 def _by_kind(counts: Mapping[str, int]) -> str:

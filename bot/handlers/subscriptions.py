@@ -20,7 +20,7 @@ from bot.handlers.common import answer_button, answers_query, index_ready, reply
 from bot.handlers.rights import Rights, on_target, presser_may_manage
 from bot.i18n import N_, _, _n, current_language, format_number
 from bot.permissions import Target
-from bot.render import MAX_MESSAGE, quote, telegram_length
+from bot.render import cut, fit_lines, quote
 from bot.store import StoreUnavailable, Subscription
 from bot.topics import ALL, Topic, TopicError, rules
 
@@ -244,12 +244,12 @@ def subscription_list(subs: Sequence[Subscription],
         how = digest.cadence_label(sub.cadence)
         lines.append(f"{n}. {topic_label(sub.topic, _LINE_CHARS)} · {how}{thread}")
         label = sub.topic if sub.topic else _("every new release")
-        buttons.append([InlineKeyboardButton(
-            f"✖ {n}. {_cut(label, _BUTTON_CHARS)}", callback_data=f"{REMOVE_PREFIX}{sub.id}")])
+        buttons.append([InlineKeyboardButton(f"✖ {n}. {cut(label, _BUTTON_CHARS, at_word=False)}",
+                                             callback_data=f"{REMOVE_PREFIX}{sub.id}")])
     lines.append(_("Press a button to remove that subscription. Digests: "
                    "<code>/subscribe topic daily</code> (or <code>weekly</code>, "
                    "<code>instant</code>); their time: /digest"))
-    return _fit_lines(lines), InlineKeyboardMarkup(buttons)
+    return fit_lines(lines[:1], lines[1:-1], lines[-1:]), InlineKeyboardMarkup(buttons)
 
 
 async def _drop_button(message: object, data: str) -> None:
@@ -295,17 +295,3 @@ def cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _fit_lines(lines: list[str]) -> str:
-    """Join lines, dropping middle ones (with a note) until the message fits Telegram's limit."""
-    text = "\n".join(lines)
-    dropped = 0
-    while telegram_length(text) > MAX_MESSAGE and len(lines) > 2:
-        lines = [*lines[:-2], lines[-1]]
-        dropped += 1
-        more = _("… and {count} more").format(count=format_number(dropped))
-        text = "\n".join([*lines[:-1], more, lines[-1]])
-    return text

@@ -4,7 +4,6 @@ Everything here turns outside data into validated :class:`~bot.releases.Release`
 reports problems as :class:`SourceError`; it knows nothing of the store or Telegram.
 """
 
-from bot.sources.backoff import backoff_seconds
 from bot.sources.errors import SourceError
 from bot.sources.feeds import FeedFetch, fetch_feed, parse_feed
 from bot.sources.files import MAX_FILE_BYTES, load_file, parse_file, read_file
@@ -14,7 +13,6 @@ __all__ = [
     "MAX_FILE_BYTES",
     "FeedFetch",
     "SourceError",
-    "backoff_seconds",
     "fetch_feed",
     "load_file",
     "parse_feed",

@@ -67,14 +67,14 @@ def _stem_fr(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)] + replacement
             break
-    return _SNOWBALL["fr"].stemWord(word)
+    return str(_SNOWBALL["fr"].stemWord(word))
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _stem_es(word: str) -> str:
     if len(word) <= 3 or not word.isalpha() or word in STOPWORDS["es"]:
         return word
-    return _SNOWBALL["es"].stemWord(word)
+    return str(_SNOWBALL["es"].stemWord(word))
 
 
 _STEMMERS: dict[str, Callable[[str], str]] = {"en": _stem_en, "fr": _stem_fr, "es": _stem_es}

@@ -37,7 +37,7 @@ of messages ahead can never make a button press go unanswered. They still honour
 
 Several processes on one PostgreSQL store share Telegram's overall limit: with
 :meth:`Lane.share` the global slots come from a grid booked in the database
-(:mod:`bot.budget`) instead of this process's own clock; everything else stays as above.
+(:mod:`bot.delivery.budget`) instead of this process's own clock; everything else stays as above.
 """
 
 from __future__ import annotations
@@ -60,10 +60,11 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.backoff import backoff_seconds
 from bot.config import DeliverySettings
 
 if TYPE_CHECKING:
-    from bot.budget import SharedSlots
+    from bot.delivery.budget import SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +176,10 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
     """Telegram's limits for every message the bot sends; see the module docstring."""
 
     def __init__(self, messages_per_second: float = 30.0, per_chat_per_second: float = 1.0,
-                 per_group_per_minute: float = 20.0, *, margin: float = RATE_MARGIN,
-                 max_retries: int = MAX_RETRIES) -> None:
+                 per_group_per_minute: float = 20.0, *, margin: float = RATE_MARGIN) -> None:
         self.interval = 1.0 / (messages_per_second * margin)
         self.private_gap = 1.0 / per_chat_per_second
         self.group_gap = max(self.private_gap, 60.0 / per_group_per_minute)
-        self.max_retries = max_retries
         self.paused_until = 0.0  # monotonic; set by a 429
         self.stats = LaneStats()
         self._next = 0.0  # monotonic time of the next global slot
@@ -251,28 +250,41 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
         """Run ``call`` (one Bot API call sending to ``chat_id``) in a slot of the lane.
 
         A 429 pauses the lane; then the call is sent again after the pause (up to
-        ``max_retries`` times), and one Telegram did not carry out (:func:`unsent`) a few
+        :data:`MAX_RETRIES` times), and one Telegram did not carry out (:func:`unsent`) a few
         seconds later; with ``retry_429=False`` (the delivery loop, which records retries
         on the outbox row) the error is raised for the caller instead.
         """
         key = chat_key(chat_id)
+        # After a 429 no slot is handed out until the pause is over: no wait of our own.
+        return await self._retrying(lambda: self._once(call, key, priority), retry=retry_429,
+                                    retry_unsent=retry_429, wait_out_429=False)
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]], *, retry: bool,
+                        retry_unsent: bool, wait_out_429: bool) -> T:
+        """``call()``; a 429 pauses the lane and, with ``retry``, the call is made again (at
+        most :data:`MAX_RETRIES` times, after the pause if ``wait_out_429``); with
+        ``retry_unsent`` one Telegram surely did not carry out (:func:`unsent`) is made
+        again :data:`REPLY_RETRIES` times at most, a little later each time."""
         attempt = failures = 0
         while True:
             try:
-                return await self._once(call, key, priority)
+                return await call()
             except RetryAfter as exc:
-                self.pause(retry_after_seconds(exc))
-                if not retry_429 or attempt >= self.max_retries:
+                wait = retry_after_seconds(exc)
+                self.pause(wait)
+                if not retry or attempt >= MAX_RETRIES:
                     raise
                 attempt += 1
                 self.stats.retried += 1
+                if wait_out_429:
+                    await asyncio.sleep(wait)
             except NetworkError as exc:
-                if not retry_429 or failures >= REPLY_RETRIES or not unsent(exc):
+                if not retry_unsent or failures >= REPLY_RETRIES or not unsent(exc):
                     raise
                 failures += 1
                 self.stats.retried += 1
                 log.warning("Telegram did not take a reply (%s): sending it again", exc)
-                await asyncio.sleep(RETRY_WAIT * 2 ** (failures - 1))
+                await asyncio.sleep(backoff_seconds(failures, RETRY_WAIT))
 
     async def _once(self, call: Callable[[], Awaitable[T]], key: ChatKey | None,
                     priority: int) -> T:
@@ -459,27 +471,11 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
             priority = (rate_limit_args or {}).get("priority", REPLY)
             return await self.send(lambda: callback(*args, **kwargs),
                                    chat_id=data.get("chat_id"), priority=priority)
-        attempt = failures = 0
-        while True:  # not a message: no slot, no queue, but a 429 is still waited out
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                wait = retry_after_seconds(exc)
-                self.pause(wait)
-                if attempt >= self.max_retries:
-                    raise
-                attempt += 1
-                self.stats.retried += 1
-                await asyncio.sleep(wait)
-            except NetworkError as exc:
-                # Answers to people are retried like replies; other calls have their own
-                # retries (start-up) or are not worth it.
-                if (endpoint not in ANSWER_METHODS or failures >= REPLY_RETRIES
-                        or not unsent(exc)):
-                    raise
-                failures += 1
-                self.stats.retried += 1
-                await asyncio.sleep(RETRY_WAIT * 2 ** (failures - 1))
+        # Not a message: no slot, no queue, but a 429 is still waited out. Answers to people
+        # are retried like replies; other calls have their own retries (start-up) or are
+        # not worth it.
+        return await self._retrying(lambda: callback(*args, **kwargs), retry=True,
+                                    retry_unsent=endpoint in ANSWER_METHODS, wait_out_429=True)
 
 
 __all__ = ["ALERT", "MESSAGE_METHODS", "REPLY", "REPLY_RETRIES", "Lane", "LaneStats", "chat_key",

@@ -1,6 +1,6 @@
 """Telegram's overall limit kept by several processes together: a slot grid in the database.
 
-Every process on one PostgreSQL store sends through its own :class:`bot.lane.Lane`; alone,
+Every process on one PostgreSQL store sends through its own :class:`bot.delivery.lane.Lane`; alone,
 each lane would pace itself at the full rate and three of them would send three times too
 fast. So the global slots come from one grid on the wall clock that all processes share: slot
 ``n`` is the instant ``n * interval``, and a counter row in the store holds the first slot
@@ -31,22 +31,19 @@ GRID = "send-slots"
 class SharedSlots:
     """Books slots of the grid shared through ``store`` (see the module docstring)."""
 
-    def __init__(self, store: Store, interval: float, *, horizon: float = HORIZON,
-                 name: str = GRID) -> None:
+    def __init__(self, store: Store, interval: float) -> None:
         self.store = store
         self.interval = interval
-        self.horizon = horizon
-        self.name = name
 
     async def book(self, count: int, *, urgent: bool = False) -> list[float]:
         """Up to ``count`` slots of our own, as wall-clock instants in order (maybe none,
         when others have booked everything up to the horizon: ask again shortly)."""
         now_slot = math.ceil(time.time() / self.interval)
-        limit = now_slot + math.ceil(self.horizon / self.interval) + (count if urgent else 0)
-        first, end = await self.store.claim_send_slots(self.name, count, now_slot, limit)
+        limit = now_slot + math.ceil(HORIZON / self.interval) + (count if urgent else 0)
+        first, end = await self.store.claim_send_slots(GRID, count, now_slot, limit)
         return [n * self.interval for n in range(first, end)]
 
     async def pause(self, seconds: float) -> None:
         """No process gets a slot for ``seconds`` from now (Telegram said 429)."""
         await self.store.push_send_slots(
-            self.name, math.ceil((time.time() + seconds) / self.interval))
+            GRID, math.ceil((time.time() + seconds) / self.interval))

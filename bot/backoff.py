@@ -1,4 +1,9 @@
-"""How long to leave a failing source alone before trying it again."""
+"""The one backoff rule: how long to wait after failures in a row before trying again.
+
+Used for a failing source (:mod:`bot.poller`), an alert Telegram did not take
+(:mod:`bot.delivery`), a reply the Bot API did not carry out (:mod:`bot.delivery.lane`) and
+the Bot API calls made at start-up (:mod:`bot.app`).
+"""
 
 from __future__ import annotations
 
