@@ -46,11 +46,11 @@ from bot.handlers import (
 )
 from bot.handlers.common import store_failure_text
 from bot.i18n import LANGUAGES, _, use_language
-from bot.indexkeeper import IndexKeeper, snapshot_path
 from bot.ingest import Ingestor
 from bot.lane import Lane
 from bot.poller import SourcePoller
 from bot.search import SearchIndex
+from bot.search.keeper import IndexKeeper, snapshot_path
 from bot.server import HttpServer
 from bot.services import Services, attach, services
 from bot.store import Store, StoreGone, StoreUnavailable, process_identity

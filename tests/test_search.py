@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.search as search_module
 from bot.releases import Release, make_id
-from bot.search import Hit, QueryError, SearchIndex, SearchResult
+from bot.search import Hit, QueryError, SearchIndex, SearchResult, phrases, postings
 from bot.text import find_countries, fold, root, stem, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -457,8 +456,8 @@ def _answers(idx: SearchIndex) -> list[tuple[list[tuple[str, float]], int]]:
 @pytest.fixture
 def low_pair_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make many roots "common", so that pair lists and their backfill are exercised."""
-    monkeypatch.setattr(search_module, "_PAIR_MIN_DF", 5)
-    monkeypatch.setattr(search_module, "_CACHE_BITS_MIN", 8)
+    monkeypatch.setattr(phrases, "PAIR_MIN_DF", 5)
+    monkeypatch.setattr(postings, "CACHE_BITS_MIN", 8)
 
 
 @pytest.mark.usefixtures("low_pair_threshold")
@@ -489,7 +488,7 @@ def test_incremental_updates_answer_like_a_fresh_build() -> None:
 def test_pair_lists_agree_with_checking_every_release(monkeypatch: pytest.MonkeyPatch) -> None:
     pool = _corpus(300, seed=5)
     without_pairs = _answers(SearchIndex(pool))  # at 300 releases no root reaches 1000
-    monkeypatch.setattr(search_module, "_PAIR_MIN_DF", 3)
+    monkeypatch.setattr(phrases, "PAIR_MIN_DF", 3)
     with_pairs = SearchIndex(pool)
     assert with_pairs._frequent  # the lists really exist
     assert _answers(with_pairs) == without_pairs

@@ -19,9 +19,9 @@ import logging
 import time
 from pathlib import Path
 
-from bot import snapshot
 from bot.config import Settings
 from bot.ingest import Ingestor
+from bot.search import snapshot
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import itertools
 import marshal
 import os
@@ -44,9 +45,9 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from bot.packed import PackedReleases
 from bot.releases import Release
-from bot.search import SearchIndex
+from bot.search.index import SearchIndex
+from bot.search.packed import PackedReleases
 
 __all__ = ["FORMAT", "Snapshot", "SnapshotError", "analysis_fingerprint", "load", "save"]
 
@@ -95,6 +96,14 @@ _SAMPLES = (
 )
 
 
+#: The modules whose code decides what the index holds (besides bot.text, all of it): how a
+#: release is analysed and posted. Not the ones that only read the index (query, ranking,
+#: suggestions), whose changes need no rebuild; the file layout is :data:`FORMAT`'s.
+_SHAPING_MODULES = ("bot.releases", "bot.search.fields", "bot.search.postings",
+                    "bot.search.vocabulary", "bot.search.phrases", "bot.search.filters",
+                    "bot.search.index", "bot.search.packed")
+
+
 def analysis_fingerprint() -> str:
     """A digest of how releases are analysed and indexed today.
 
@@ -103,14 +112,10 @@ def analysis_fingerprint() -> str:
     data file does too). Deliberately conservative: any change there costs one rebuild.
     """
     digest = hashlib.sha256(f"{FORMAT}:{sys.version_info[:2]}".encode())
-    import bot.search
     import bot.text
 
     text_files = sorted(Path(bot.text.__file__ or "").parent.glob("*.*"))
-    import bot.packed
-
-    sources = [Path(m.__file__ or "")
-               for m in (bot.search, bot.packed, sys.modules[Release.__module__])]
+    sources = [Path(importlib.import_module(name).__file__ or "") for name in _SHAPING_MODULES]
     for path in [*sources, *text_files]:
         with contextlib.suppress(OSError, TypeError):
             digest.update(path.read_bytes())
@@ -255,25 +260,26 @@ def _encode(name: str, value: Any, state: dict[str, Any]
     if isinstance(value, PackedReleases):
         # The blocks are compressed already: written as they are (the tail first).
         blocks, tail = value.export()
-        count, chunks = _sized_slices(blocks)
-        return _PACKED, count + 1, itertools.chain([tail], chunks)
+        count, block_chunks = _sized_slices(blocks)
+        return _PACKED, count + 1, itertools.chain([tail], block_chunks)
     if isinstance(value, array):
         return _ARRAY, 1, iter([(value.typecode, value.tobytes())])
     if isinstance(value, list) and value and all(type(v) is date for v in value[:64]):
-        count, chunks = _slices(value)
-        return _DATES, count, ([d.toordinal() for d in chunk] for chunk in chunks)
+        count, date_chunks = _slices(value)
+        return _DATES, count, ([d.toordinal() for d in chunk] for chunk in date_chunks)
     if isinstance(value, Counter):
         return (_COUNTER, *_dict_slices(value))
     if isinstance(value, dict) and value and all(isinstance(v, array) for v in value.values()):
         runs = _runs(len(a) * a.itemsize + 16 for a in value.values())  # + key
-        count, chunks = _dict_slices(value, runs)
+        count, array_chunks = _dict_slices(value, runs)
         return _ARRAYS, count, ({k: (a.typecode, a.tobytes()) for k, a in chunk.items()}
-                                for chunk in chunks)
+                                for chunk in array_chunks)
     if isinstance(value, dict) and value:
         # A dict of other attributes (e.g. counts by filter name): keep it pointing at them.
         owners = {id(v): n for n, v in state.items() if n != name}
         if all(id(v) in owners for v in value.values()):
             return _ALIAS, 1, iter([{k: owners[id(v)] for k, v in value.items()}])
+    chunks: Iterator[Any]
     if isinstance(value, list) and value and all(type(v) is bytes for v in value[:64]):
         count, chunks = _sized_slices(value)  # e.g. word sequences: 20 MB at 100,000
     elif isinstance(value, list):

@@ -115,7 +115,7 @@ class PackedReleases:
         rows[at] = None
         self._blocks[block] = zlib.compress(marshal.dumps(rows), _LEVEL)
 
-    # -- persistence (bot.snapshot): plain data marshal can write --------------------------
+    # -- persistence (bot.search.snapshot): plain data marshal can write --------------------------
 
     def export(self) -> tuple[list[bytes], list[_Row]]:
         """(the compressed blocks, the tail's rows): the live list, not a copy."""
