@@ -115,6 +115,10 @@ class SearchIndex(Suggestions):
             # A bulk load: build the bitsets now rather than in the first searches. (After a
             # few releases, searches top the kept ones up themselves, which is cheap.)
             self._warm()
+            # The memo of word codes would grow to the whole vocabulary (5 MB at 100,000
+            # releases) for little gain once the load is over.
+            with self._lock:
+                self._sequence_id = {}
 
     def remove(self, release_id: str) -> None:
         """Drop a release from the index; unknown ids are ignored."""
@@ -155,24 +159,30 @@ class SearchIndex(Suggestions):
 
     # -- persistence (the file format is bot.search.snapshot's) ---------------------------
 
-    #: Caches: the bitsets kept between queries (the only state a search writes) and the
-    #: build's memo of word codes. A snapshot leaves them out; :meth:`from_state` starts
-    #: them empty and rebuilds the bitsets.
-    CACHES = frozenset({"_bits", "_covered", "_sequence_id"})
+    #: Caches: the bitsets kept between queries and the synonym matches (the only state a
+    #: search writes), and the build's memo of word codes. A snapshot leaves them out;
+    #: :meth:`from_state` starts them empty and rebuilds the bitsets.
+    CACHES = frozenset({"_bits", "_covered", "_synonym_cache", "_sequence_id"})
+    #: Not saved either: what follows from the rest (rebuilt on loading, which also makes
+    #: equal strings one object again), and what belongs to this process (its lock, the
+    #: synonyms of its topics).
+    DERIVED = Suggestions.LOOKUPS | {"_slot_of"}
+    LOCAL = frozenset({"_lock", "_synonyms"})
 
     def export_state(self) -> dict[str, Any]:
-        """The index's state (the live objects, not copies) without its lock and caches.
+        """The index's state (the live objects, not copies) that a snapshot must hold.
 
-        For writing it out (see bot.search.snapshot), which takes seconds at 100,000 releases: call
-        it, and write, while nothing *adds or removes* releases (``Ingestor.index_writes``).
-        Searches may go on meanwhile: they only touch :data:`CACHES`, which are left out.
+        For writing it out (see bot.search.snapshot), which takes seconds at 100,000
+        releases: call it, and write, while nothing *adds or removes* releases
+        (``Ingestor.index_writes``). Searches may go on meanwhile: they only touch
+        :data:`CACHES`, which are left out.
         """
-        return {name: value for name, value in vars(self).items()
-                if name != "_lock" and name not in self.CACHES}
+        skip = self.CACHES | self.DERIVED | self.LOCAL
+        return {name: value for name, value in vars(self).items() if name not in skip}
 
     def restore(self, other: SearchIndex) -> None:
         """Take over ``other``'s state (e.g. a loaded snapshot's); ``other`` is not used again."""
-        state = {name: value for name, value in vars(other).items() if name != "_lock"}
+        state = {name: value for name, value in vars(other).items() if name not in self.LOCAL}
         with self._lock:
             vars(self).update(state)
 
@@ -182,8 +192,11 @@ class SearchIndex(Suggestions):
         index = cls.__new__(cls)
         vars(index).update(state)
         index._lock = threading.Lock()
+        index._synonyms = None
         for name in cls.CACHES:
             setattr(index, name, {})
+        index._rebuild_lookups()
+        index._slot_of = {index._ids[slot]: slot for slot in index._by_date}
         index._warm()
         return index
 

@@ -7,8 +7,9 @@ conversion and 319 MB for ``marshal`` of plain data (tuples, lists, dicts, ints,
 object (6 s), so the snapshot is written as *frames* (length, CRC-32, marshal bytes) of at
 most :data:`CHUNK` items each: loading reads one frame at a time, so the file is never held
 in memory whole, and a flipped bit or a truncated file is caught by the CRC, not loaded.
-Short strings are written interned, so equal ones in different frames are one object again
-after loading (34 MB less at 100,000 releases than without).
+Strings are not interned (the table of interned strings would cost the saving process 10 MB
+more): instead the tables that share strings with others (terms, release ids) are not saved
+but rebuilt on loading (:data:`SearchIndex.DERIVED`), from one copy of each string.
 
 The header says what the snapshot is: :data:`FORMAT`, the Python version (marshal's format
 may change with it), a fingerprint of the word analysis (:func:`analysis_fingerprint`: a
@@ -17,10 +18,11 @@ and the store revision it covers. :func:`load` returns ``None`` for a snapshot t
 fit and raises :class:`SnapshotError` for one that cannot be read; the caller rebuilds.
 
 The index's state is taken generically (:meth:`SearchIndex.export_state`: every attribute
-but its lock and its caches), so new attributes are saved without changes here: a few types
-marshal does not know (packed releases, dates, arrays, counters) are converted, anything else
-unknown goes through pickle. A new attribute that *searches* change must be listed in
-``SearchIndex.CACHES``, because the index is written while searches go on.
+but its caches, what it can rebuild and what belongs to the running process), so new
+attributes are saved without changes here: a few types marshal does not know (packed
+releases, dates, arrays, counters) are converted, anything else unknown goes through pickle.
+A new attribute that *searches* change must be listed in ``SearchIndex.CACHES``, because
+the index is written while searches go on.
 """
 
 from __future__ import annotations
@@ -168,31 +170,9 @@ def save(index: SearchIndex, path: Path, *, store_id: str, revision: int,
 
 
 def _write_frame(out: IO[bytes], value: Any) -> None:
-    data = marshal.dumps(_interned(value))
+    data = marshal.dumps(value)
     out.write(_FRAME.pack(len(data), zlib.crc32(data)))
     out.write(data)
-
-
-#: Strings up to this long are written interned, so loading shares them across frames (a
-#: term is in four containers, a release id in three): 34 MB less at 100,000 releases.
-#: Longer ones (titles, summaries) are unique anyway.
-_INTERN_MAX = 64
-_NESTED = frozenset({str, list, tuple, dict})
-
-
-def _interned(value: Any) -> Any:
-    """``value`` with its short strings (in lists, tuples, dict keys and values) interned."""
-    kind = type(value)
-    if kind is str:
-        return sys.intern(value) if len(value) <= _INTERN_MAX else value
-    if kind is list or kind is tuple:
-        if not any(type(v) in _NESTED for v in value):
-            return value
-        out = [_interned(v) for v in value]
-        return out if kind is list else tuple(out)
-    if kind is dict:
-        return {_interned(k): _interned(v) for k, v in value.items()}
-    return value
 
 
 def _write_attribute(out: IO[bytes], name: str, value: Any, state: dict[str, Any]) -> None:

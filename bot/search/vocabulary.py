@@ -100,13 +100,20 @@ class Vocabulary(Postings):
         return rid
 
     def _intern(self, term: str) -> int:
-        tid = self._term_id[term] = len(self._terms)
+        tid = len(self._terms)
         rid = self._root_of(term)
         self._terms.append(term)
         self._term_root.append(rid)
         self._df.append(0)
         self._classes.append(0)
         self._term_langs.append(0)
+        self._file_term(tid, term, rid)
+        return tid
+
+    def _file_term(self, tid: int, term: str, rid: int) -> None:
+        """Enter a term in the lookup tables, which follow from ``_terms`` and
+        ``_term_root`` alone (so a snapshot leaves them out: see :meth:`_rebuild_lookups`)."""
+        self._term_id[term] = tid
         mates = self._family_of(rid)
         self._family[rid] = (*mates, tid) if mates else tid
         if term.isalpha():
@@ -119,7 +126,21 @@ class Vocabulary(Postings):
             if tids is None:
                 tids = self._by_prefix[term[:4]] = array("i")
             tids.append(tid)
-        return tid
+
+    #: The lookup tables :meth:`_rebuild_lookups` makes.
+    LOOKUPS = frozenset({"_term_id", "_family", "_by_length", "_by_affix", "_by_prefix"})
+
+    def _rebuild_lookups(self) -> None:
+        """Make the lookup tables again from the terms, in the order they were interned (as
+        :meth:`_intern` made them). Cheaper in memory than saving them: each term string is
+        then one object, shared by every table."""
+        self._term_id = {}
+        self._family = {}
+        self._by_length = {}
+        self._by_affix = {}
+        self._by_prefix = {}
+        for tid, (term, rid) in enumerate(zip(self._terms, self._term_root, strict=True)):
+            self._file_term(tid, term, rid)
 
     # -- reading ---------------------------------------------------------------------------------
 
