@@ -457,7 +457,7 @@ def _answers(idx: SearchIndex) -> list[tuple[list[tuple[str, float]], int]]:
 def low_pair_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make many roots "common", so that pair lists and their backfill are exercised."""
     monkeypatch.setattr(phrases, "PAIR_MIN_DF", 5)
-    monkeypatch.setattr(postings, "CACHE_BITS_MIN", 8)
+    monkeypatch.setattr(postings, "LONG_LIST", 8)
 
 
 @pytest.mark.usefixtures("low_pair_threshold")

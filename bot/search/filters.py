@@ -62,7 +62,7 @@ class Filters(Phrases):
             if first < month < last or (month in (first, last) and low.day == 1 and month != last):
                 bits |= self._bits_of(("month", month))
             elif month in (first, last):
-                slots = self._slots.get(("month", month), ())
+                slots = self._slot_list(("month", month))
                 low_day, high_day = low.toordinal(), high.toordinal()
                 dates = self._dates
                 bits |= bits_from([s for s in slots if low_day <= dates[s] < high_day])

@@ -37,6 +37,7 @@ from typing import Any, cast
 from bot.releases import Release
 from bot.search.bitsets import bits_from
 from bot.search.fields import LANG_BIT, Analysis, analyze
+from bot.search.postings import LONG_LIST
 from bot.search.query import parse_query
 from bot.search.ranking import Synonyms
 from bot.search.results import Hit, SearchResult
@@ -112,9 +113,9 @@ class SearchIndex(Suggestions):
             # also waits for CPython's GIL switch interval (5 ms) while we tokenize on.
             time.sleep(0)
         if added > CHUNK_SIZE:
-            # A bulk load: build the bitsets now rather than in the first searches. (After a
-            # few releases, searches top the kept ones up themselves, which is cheap.)
-            self._warm()
+            # A bulk load: bring the bitsets up to date now rather than in every search.
+            # (After a few releases, the searches' own catching up is cheap.)
+            self._settle()
             # The memo of word codes would grow to the whole vocabulary (5 MB at 100,000
             # releases) for little gain once the load is over.
             with self._lock:
@@ -159,10 +160,9 @@ class SearchIndex(Suggestions):
 
     # -- persistence (the file format is bot.search.snapshot's) ---------------------------
 
-    #: Caches: the bitsets kept between queries and the synonym matches (the only state a
-    #: search writes), and the build's memo of word codes. A snapshot leaves them out;
-    #: :meth:`from_state` starts them empty and rebuilds the bitsets.
-    CACHES = frozenset({"_bits", "_covered", "_synonym_cache", "_sequence_id"})
+    #: Caches: the synonym matches (the only state a search writes) and the build's memo of
+    #: word codes. A snapshot leaves them out; :meth:`from_state` starts them empty.
+    CACHES = frozenset({"_synonym_cache", "_sequence_id"})
     #: Not saved either: what follows from the rest (rebuilt on loading, which also makes
     #: equal strings one object again), and what belongs to this process (its lock, the
     #: synonyms of its topics).
@@ -197,14 +197,14 @@ class SearchIndex(Suggestions):
             setattr(index, name, {})
         index._rebuild_lookups()
         index._slot_of = {index._ids[slot]: slot for slot in index._by_date}
-        index._warm()
+        index._settle()
         return index
 
     # -- internals: adding and removing ----------------------------------------------------
 
     def _apply(self, analysed: list[tuple[Release, Analysis]]) -> None:
-        # The build's hot path. Kept bitsets are not touched here: _bits_of tops them up from
-        # the arrays when next asked, since each "|=" on a 100,000-bit int copies it.
+        # The build's hot path: term postings are appended here, not through _post (a call
+        # per posting costs seconds at 100,000 releases).
         self._generation += 1
         new_live: list[int] = []
         term_id, df, classes, term_langs = self._term_id, self._df, self._classes, self._term_langs
@@ -232,6 +232,8 @@ class SearchIndex(Suggestions):
                 if slots is None:
                     slots = all_slots[key] = array("i")
                 slots.append(slot)
+                if len(slots) >= LONG_LIST:
+                    self._merge(key, slots)
             if analysis.joined:
                 self._joined.update(term_id[term] for term in analysis.joined)
             found: list[bytes | None] = list(map(sequence_id.get, analysis.sequence))
@@ -242,10 +244,7 @@ class SearchIndex(Suggestions):
             codes = cast(list[bytes], found)
             self._sequences.append(b"".join(codes))
             for pair in self._pair_keys(slot, codes):
-                slots = all_slots.get(pair)
-                if slots is None:
-                    slots = all_slots[pair] = array("i")
-                slots.append(slot)
+                self._post(pair, slot)
             for name, value in self._filter_keys(release, analysis):
                 self._post((name, value), slot)
                 counts = self._counts.get(name)

@@ -57,7 +57,7 @@ class Phrases(Vocabulary):
             classes = self._classes[tid]
             for cls in range(classes.bit_length()):
                 if classes >> cls & 1:
-                    holders.update(self._slots[tid * 16 + cls])
+                    holders.update(self._slot_list(tid * 16 + cls))
         holders.discard(skip)
         frequent = self._frequent
         for slot in holders:
@@ -105,7 +105,7 @@ class Phrases(Vocabulary):
             if rarest is None or candidates.bit_count() * 4 < rarest.matches.bit_count():
                 sources = [members(candidates)]
             else:
-                sources = [self._slots[key] for key in rarest.keys]
+                sources = [self._slot_list(key) for key in rarest.keys]
         kept: list[int] = []
         sequences = self._sequences
         for slots in sources:

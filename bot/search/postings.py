@@ -3,8 +3,15 @@
 A slot is a release's internal number, given in order of indexing and never reused, so a
 bitset of slots stays valid while releases are added. Per slot: the release (compressed,
 :mod:`bot.search.packed`), its id, date and word sequence. Per key (a term and field class,
-a filter value, a pair of adjacent common words): the slots of its releases as an int
-array, and for long lists the bitset too, kept between queries and caught up lazily.
+a filter value, a pair of adjacent common words): the slots of its releases.
+
+A short posting list is an int array of slots. A long one (:data:`LONG_LIST` slots, and
+every month's, which date filters OR together) is a bitset, which is what queries combine,
+plus an array of the slots added since the bitset was last brought up to date (its *tail*,
+merged when it grows long, after a bulk load, and on loading a snapshot). A long list is
+not kept as an array too: at 100,000 releases that would be 19 MB more. Only writes (under
+the index's lock, never during a snapshot) change a list; reads combine bitset and tail.
+
 Arrays, ints and tuples of atoms are invisible to the cyclic garbage collector, which keeps
 its full collections short even with millions of postings.
 """
@@ -18,13 +25,13 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from bot.releases import Release
-from bot.search.bitsets import bits_from
+from bot.search.bitsets import bits_from, members
 from bot.search.packed import PackedReleases
 
-__all__ = ["CACHE_BITS_MIN", "Postings"]
+__all__ = ["LONG_LIST", "Postings"]
 
-#: Posting lists at least this long keep their bitset between queries.
-CACHE_BITS_MIN = 512
+#: A posting list this long is kept as a bitset (and a tail), no more as an array.
+LONG_LIST = 512
 
 
 class Postings:
@@ -47,9 +54,10 @@ class Postings:
         # Keys are ``term id * 16 + field class`` for words, ("month"|"place"|"kind"|
         # "country"|"lang", value) for filters, and the 8 bytes of two root codes for pairs of
         # common words that are adjacent (see bot.search.phrases).
+        # Every key with postings is in _slots: its short list, or its long list's tail
+        # (often empty). Long lists have their bitset in _bits.
         self._slots: dict[object, array[int]] = {}
         self._bits: dict[object, int] = {}
-        self._covered: dict[object, int] = {}  # how many leading slots a kept bitset holds
         # Filter values with how many live releases have them.
         self._months: dict[int, int] = {}
         self._places: dict[str, int] = {}
@@ -82,68 +90,69 @@ class Postings:
         return -self._dates[slot], self._ids[slot]
 
     def _post(self, key: object, slot: int) -> None:
-        """Add a slot to a posting list (its kept bitset, if any, catches up when next read)."""
+        """Add a slot to a posting list."""
         slots = self._slots.get(key)
         if slots is None:
             slots = self._slots[key] = array("i")
         slots.append(slot)
+        if len(slots) >= LONG_LIST:
+            self._merge(key, slots)
+
+    def _merge(self, key: object, slots: array[int]) -> None:
+        """Make a list long (or bring a long one up to date): its array into its bitset."""
+        self._bits[key] = self._bits.get(key, 0) | bits_from(slots)
+        del slots[:]
 
     def _unpost(self, key: object, slot: int) -> None:
+        """Take a slot out of a posting list (a list left empty goes)."""
         slots = self._slots.get(key)
-        if slots is None or slot not in slots:
+        if slots is None:
             return
-        kept = key in self._bits
-        if kept:
-            self._bits_of(key)  # catch up first: afterwards it covers the whole array again
-        slots.remove(slot)
-        if kept:
-            self._bits[key] &= ~(1 << slot)
-            self._covered[key] = len(slots)
-        if not slots:
+        bits = self._bits.get(key, 0)
+        if slot in slots:
+            slots.remove(slot)
+        elif bits >> slot & 1:
+            bits = self._bits[key] = bits & ~(1 << slot)
+        else:
+            return
+        if not slots and not bits:
             del self._slots[key]
             self._bits.pop(key, None)
-            self._covered.pop(key, None)
 
     def _bits_of(self, key: object) -> int:
-        """The bitset of a posting list, kept (and caught up) once the list is long enough.
-
-        Months are always kept, because a date filter ORs many of them.
-        """
+        """The bitset of a posting list (0 for none)."""
         slots = self._slots.get(key)
-        if not slots:
+        if slots is None:
             return 0
         bits = self._bits.get(key)
         if bits is None:
-            bits = bits_from(slots)
-            if len(slots) >= CACHE_BITS_MIN or (isinstance(key, tuple) and key[0] == "month"):
-                self._bits[key] = bits
-                self._covered[key] = len(slots)
-            return bits
-        covered = self._covered[key]
-        if covered < len(slots):
-            bits |= bits_from(slots[covered:])
-            self._bits[key] = bits
-            self._covered[key] = len(slots)
-        return bits
+            return bits_from(slots)
+        return bits | bits_from(slots) if slots else bits
 
-    def _warm(self) -> None:
-        """Materialize the bitsets of all long posting lists, a few at a time under the lock.
+    def _slot_list(self, key: object) -> list[int] | array[int]:
+        """The slots of a posting list, ascending (empty for none)."""
+        slots = self._slots.get(key)
+        if slots is None:
+            return []
+        bits = self._bits.get(key)
+        return slots if bits is None else [*members(bits), *slots]
 
-        Run after a bulk load, so that the first searches for common words are as fast as the
-        later ones.
+    def _settle(self) -> None:
+        """Merge the tails of long lists and make every month's list long, a few at a time
+        under the lock (searches keep flowing meanwhile). After a bulk load, and on loading
+        a snapshot, so that searches find bitsets ready.
         """
         with self._lock:
-            keys = [
-                key
-                for key, slots in self._slots.items()
-                if len(slots) >= CACHE_BITS_MIN or (isinstance(key, tuple) and key[0] == "month")
-            ]
+            keys = [key for key, slots in self._slots.items()
+                    if slots and (key in self._bits
+                                  or (isinstance(key, tuple) and key[0] == "month"))]
         done = 0
         while done < len(keys):
-            # A few milliseconds of work per lock hold, so searches keep flowing meanwhile.
             deadline = time.perf_counter() + 0.003
             with self._lock:
                 while done < len(keys) and time.perf_counter() < deadline:
-                    self._bits_of(keys[done])
+                    slots = self._slots.get(keys[done])
+                    if slots:
+                        self._merge(keys[done], slots)
                     done += 1
             time.sleep(0)
