@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.releases import Release
-from bot.search.packed import BLOCK, PackedReleases
+from bot.search.packed import BLOCK, DICT_BLOCK, PackedReleases
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import generate_releases
@@ -52,6 +52,19 @@ def test_a_discarded_slot_reads_none_and_its_neighbours_stay() -> None:
     assert packed.many(range(len(releases))) == expected
     packed.append(releases[0])  # slots are never reused
     assert packed[len(releases)] == releases[0]
+
+
+def test_blocks_after_the_first_ones_use_their_dictionary() -> None:
+    packed, releases = _filled((DICT_BLOCK + 3) * BLOCK + 2)
+    plain = PackedReleases.from_export(*packed.export())
+    assert plain.many(range(len(releases))) == releases
+    packed.discard((DICT_BLOCK + 1) * BLOCK)  # repacked with the dictionary
+    assert packed[(DICT_BLOCK + 1) * BLOCK] is None
+    assert packed[(DICT_BLOCK + 1) * BLOCK + 1] == releases[(DICT_BLOCK + 1) * BLOCK + 1]
+    blocks, tail, zdict = packed.export()
+    assert zdict
+    with pytest.raises(ValueError):
+        PackedReleases.from_export(blocks, tail)  # without its dictionary
 
 
 def test_export_round_trips() -> None:

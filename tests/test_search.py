@@ -368,14 +368,14 @@ def test_latest_is_newest_first_ties_by_id(index: SearchIndex) -> None:
 def test_add_replace_remove_without_rebuild() -> None:
     idx = SearchIndex(seed_releases())
     new = release("new-1", "Asbestos ban protects construction workers", when="2005-01-10")
-    idx.add(new)
+    idx.add_many([new])
     assert len(idx) == 11
     assert idx.get("new-1") == new
     assert ids(idx.search("asbestos")) == ["new-1"]
     assert idx.latest(1) == [new]
 
     changed = replace(new, title="Silica dust rules for quarry workers")
-    idx.add(changed)
+    idx.add_many([changed])
     assert len(idx) == 11
     assert idx.get("new-1") == changed
     assert idx.search("asbestos").total == 0
@@ -403,7 +403,7 @@ def test_add_many_keeps_the_last_of_duplicate_ids() -> None:
 
 def test_filters_follow_updates() -> None:
     idx = SearchIndex([release("a", "Coal", when="2001-05-05", place="Lima", kind="Statement")])
-    idx.add(release("a", "Coal", when="2009-05-05", place="Quito"))
+    idx.add_many([release("a", "Coal", when="2009-05-05", place="Quito")])
     assert idx.search("since:2005").total == 1
     assert idx.search("before:2005").total == 0
     assert idx.search("place:lima").total == 0
@@ -644,9 +644,9 @@ def test_synonym_matches_follow_index_changes() -> None:
 
     idx = SearchIndex([release("a", "Unrelated")], synonyms=TopicMatcher.default().synonyms)
     assert ids(idx.search("OSH")) == []
-    idx.add(release("b", "New rules on safety and health"))
+    idx.add_many([release("b", "New rules on safety and health")])
     assert ids(idx.search("OSH")) == ["b"]
-    idx.add(_lang("c", "fr", "Sécurité et santé au travail", when="2012-01-01"))
+    idx.add_many([_lang("c", "fr", "Sécurité et santé au travail", when="2012-01-01")])
     assert ids(idx.search("OSH", limit=5)) == ["c", "b"]
     idx.remove("b")
     assert ids(idx.search("OSH")) == ["c"]

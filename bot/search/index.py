@@ -90,10 +90,6 @@ class SearchIndex(Suggestions):
 
     # -- writing ------------------------------------------------------------------------------
 
-    def add(self, release: Release) -> None:
-        """Index one release, replacing an indexed one with the same id."""
-        self.add_many((release,))
-
     def add_many(self, releases: Iterable[Release]) -> None:
         """Index many releases (later ones replace earlier ones with the same id).
 

@@ -55,8 +55,6 @@ class IndexKeeper:
         self.ingestor = ingestor
         self.path = path
         self.save_seconds = save_seconds
-        #: How the index came to be: "snapshot", "rebuilt" (None while loading).
-        self.source: str | None = None
         self._store_id = ""
         self._fingerprint = ""
         self._saved_changes = 0
@@ -104,7 +102,6 @@ class IndexKeeper:
                 log.error("could not load the search index (%s); retrying in %.0f s",
                           exc, RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
-        self.source = "rebuilt" if since is None else "snapshot"
         # What was ingested during the load (its pages may have been read before it was
         # stored) goes in before the index is declared ready; from then on ingest indexes
         # itself. No await between the last look and set(): nothing can slip in between.
