@@ -2,7 +2,7 @@
 
 :class:`SearchIndex` is built in layers, one module each, each using only those below it:
 
-1. :mod:`~bot.search.postings`: releases by slot, posting lists and their kept bitsets;
+1. :mod:`~bot.search.postings`: releases by slot, posting lists (arrays, or bitsets when long);
 2. :mod:`~bot.search.vocabulary`: the terms, word families and typo-tolerant lookup;
 3. :mod:`~bot.search.phrases`: word sequences and pair lists for quoted phrases;
 4. :mod:`~bot.search.filters`: ``place:``, ``since:`` and the other filters;
@@ -37,12 +37,13 @@ from typing import Any, cast
 from bot.releases import Release
 from bot.search.bitsets import bits_from
 from bot.search.fields import LANG_BIT, Analysis, analyze
+from bot.search.memory import release_free_memory
 from bot.search.postings import LONG_LIST
 from bot.search.query import parse_query
 from bot.search.ranking import Synonyms
 from bot.search.results import Hit, SearchResult
 from bot.search.suggest import Suggestions
-from bot.search.vocabulary import encode_id
+from bot.search.vocabulary import decode_id, encode_id
 from bot.text import language_of
 
 __all__ = ["CHUNK_SIZE", "SearchIndex"]
@@ -116,6 +117,7 @@ class SearchIndex(Suggestions):
             # releases) for little gain once the load is over.
             with self._lock:
                 self._sequence_id = {}
+            release_free_memory()
 
     def remove(self, release_id: str) -> None:
         """Drop a release from the index; unknown ids are ignored."""
@@ -265,7 +267,8 @@ class SearchIndex(Suggestions):
                 self._classes[tid] &= ~(1 << cls)
         sequence = self._sequences[slot]
         codes = [sequence[i : i + 4] for i in range(0, len(sequence), 4)]
-        self._root_df.subtract(set(codes))
+        for code in set(codes):
+            self._root_df[decode_id(code)] -= 1
         frequent = self._frequent
         for pair in {a + b for a, b in pairwise(codes) if a in frequent and b in frequent}:
             self._unpost(pair, slot)

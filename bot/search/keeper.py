@@ -22,6 +22,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.ingest import Ingestor
 from bot.search import snapshot
+from bot.search.memory import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class IndexKeeper:
             except Exception as exc:
                 log.warning("could not write the search index snapshot %s: %s", self.path, exc)
                 return False
+            await asyncio.to_thread(release_free_memory)  # the frames written (bot.search.memory)
             log.info("search index snapshot written: %s (%.0f MB, %.1f s)", self.path,
                      size / 1e6, time.perf_counter() - started)
             return True

@@ -10,7 +10,6 @@ no per-release check and is as fast as ``child labour``.
 from __future__ import annotations
 
 import operator
-from collections import Counter
 from collections.abc import Iterable
 from itertools import compress, islice, pairwise, product, repeat
 
@@ -30,9 +29,7 @@ class Phrases(Vocabulary):
 
     def __init__(self) -> None:
         super().__init__()
-        # How many releases each root (by its 4-byte code) appears in, and the roots common
-        # enough to have pair lists. Stop words count as common from the start.
-        self._root_df: Counter[bytes] = Counter()
+        # The roots common enough to have pair lists. Stop words are from the start.
         self._frequent: set[bytes] = {encode_id(self._root_of(word)) for word in ANY_STOPWORDS}
 
     def _pair_keys(self, slot: int, codes: list[bytes]) -> set[bytes]:
@@ -41,10 +38,10 @@ class Phrases(Vocabulary):
         A root that just became common gets the pairs of the releases indexed before.
         """
         frequent, root_df = self._frequent, self._root_df
-        distinct = set(codes)
-        root_df.update(distinct)  # a Counter: counts in C
-        for code in distinct:
-            if code not in frequent and root_df[code] >= PAIR_MIN_DF and code != SEPARATOR:
+        for code in set(codes):
+            rid = decode_id(code)
+            root_df[rid] += 1
+            if code not in frequent and root_df[rid] >= PAIR_MIN_DF and code != SEPARATOR:
                 frequent.add(code)
                 self._backfill_pairs(code, slot)
         return {a + b for a, b in pairwise(codes) if a in frequent and b in frequent}

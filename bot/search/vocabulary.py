@@ -79,6 +79,8 @@ class Vocabulary(Postings):
         self._term_langs = array("i")  # bits of the languages it was indexed in
         self._joined: set[int] = set()  # term ids ever indexed as the joined form of a compound
         self._root_id: dict[str, int] = {"": 0}  # root id 0 separates title from summary
+        # Per root id: how many releases have it in their word sequence (see phrases).
+        self._root_df = array("i", [0])
         # term -> encoded root id: a memo for the build (see SearchIndex.CACHES), not saved.
         self._sequence_id: dict[str, bytes] = {}
         # root id -> its term ids: an int for a root with one term (almost all of them; a
@@ -97,6 +99,7 @@ class Vocabulary(Postings):
         rid = self._root_id.get(key)
         if rid is None:
             rid = self._root_id[key] = len(self._root_id)
+            self._root_df.append(0)
         return rid
 
     def _intern(self, term: str) -> int:
