@@ -10,13 +10,14 @@
 6. :mod:`~bot.search.suggest`: "did you mean";
 7. this module: the public interface, adding and removing releases, persistence.
 
-Memory at 100,000 synthetic releases is about 210 MB in all, releases included (measured
-after loading a snapshot; see ``bench/startup.py``): posting arrays 64 MB, kept bitsets 29 MB,
-word sequences 25 MB, the releases themselves 25 MB because they are kept compressed
-(:mod:`bot.search.packed`; a search decodes only the page it shows), the vocabulary the rest.
-The postings are arrays and ints, but arrays are still objects the cyclic garbage collector
-walks; a process holding a large index should ``gc.freeze()`` after loading it, or CPython's
-rare full collections will pause it for a few hundred milliseconds.
+Memory at 100,000 synthetic releases is about 160 MB of index (measured after loading a
+snapshot): short posting lists 43 MB (int arrays), long ones 26 MB (bitsets), word
+sequences 25 MB, release ids 18 MB, the releases themselves 18 MB because they are kept
+compressed (:mod:`bot.search.packed`; a search decodes only the page it shows), the
+vocabulary the rest. ``bench/startup.py`` measures the whole bot's peak RSS. The postings
+are arrays and ints, but arrays are still objects the cyclic garbage collector walks; a
+process holding a large index should ``gc.freeze()`` after loading it, or CPython's rare
+full collections will pause it for a few hundred milliseconds.
 
 Thread safety: one lock guards all state. ``search``/``latest``/``get`` hold it for the
 duration of one query (milliseconds). ``add_many`` tokenizes outside the lock and applies
