@@ -395,7 +395,7 @@ def bench_size(size: int, seed: int, repeat: int, naive_queries: int) -> dict[st
     print(
         "memory: tracemalloc, Python allocations made by SearchIndex(releases); the releases"
         " given existed before and are not counted, but the index's own compressed copy of"
-        " them (bot.packed) is"
+        " them (bot.search.packed) is"
     )
     return {
         "size": size,

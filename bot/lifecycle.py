@@ -34,10 +34,10 @@ from bot.delivery import Deliverer
 from bot.delivery.budget import SharedSlots
 from bot.handlers import help
 from bot.i18n import use_language
-from bot.indexkeeper import IndexKeeper, snapshot_path
 from bot.ingest import Ingestor
 from bot.poller import SourcePoller
 from bot.search import SearchIndex
+from bot.search.keeper import IndexKeeper, snapshot_path
 from bot.server import HttpServer
 from bot.store import Store, StoreGone, process_identity
 from bot.text.languages import LANGUAGES

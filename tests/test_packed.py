@@ -1,4 +1,4 @@
-"""Releases stored compressed by slot (bot.packed): what goes in comes out, block by block."""
+"""Releases stored compressed by slot (bot.search.packed): what goes in comes out, by block."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.packed import BLOCK, PackedReleases
 from bot.releases import Release
+from bot.search.packed import BLOCK, DICT_BLOCK, PackedReleases
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import generate_releases
@@ -54,6 +54,19 @@ def test_a_discarded_slot_reads_none_and_its_neighbours_stay() -> None:
     assert packed[len(releases)] == releases[0]
 
 
+def test_blocks_after_the_first_ones_use_their_dictionary() -> None:
+    packed, releases = _filled((DICT_BLOCK + 3) * BLOCK + 2)
+    plain = PackedReleases.from_export(*packed.export())
+    assert plain.many(range(len(releases))) == releases
+    packed.discard((DICT_BLOCK + 1) * BLOCK)  # repacked with the dictionary
+    assert packed[(DICT_BLOCK + 1) * BLOCK] is None
+    assert packed[(DICT_BLOCK + 1) * BLOCK + 1] == releases[(DICT_BLOCK + 1) * BLOCK + 1]
+    blocks, tail, zdict = packed.export()
+    assert zdict
+    with pytest.raises(ValueError):
+        PackedReleases.from_export(blocks, tail)  # without its dictionary
+
+
 def test_export_round_trips() -> None:
     packed, releases = _filled(BLOCK + 3)
     again = PackedReleases.from_export(*packed.export())
@@ -62,15 +75,14 @@ def test_export_round_trips() -> None:
         PackedReleases.from_export([], [None] * BLOCK)
 
 
-def test_the_index_lists_every_release_newest_first_lazily() -> None:
+def test_the_index_lists_every_release_newest_first() -> None:
     from bot.search import SearchIndex
 
     releases = generate_releases(3 * BLOCK + 7, seed=4)
     index = SearchIndex(releases)
-    view = index.newest()
-    assert len(view) == len(releases)
-    assert list(view) == index.latest(len(releases))
-    assert view[0] == index.latest(1)[0] and view[2:5] == index.latest(3, 2)
-    index.remove(view[1].id)  # a release removed after the view was made is skipped
-    assert len(list(view)) == len(releases) - 1
-    assert list(index.newest()) == index.latest(len(releases))
+    everything = index.latest(len(releases))
+    assert sorted(everything, key=lambda r: (-r.date.toordinal(), r.id)) == everything
+    assert sorted(r.id for r in everything) == sorted(r.id for r in releases)
+    assert index.latest(3, 2) == everything[2:5]
+    index.remove(everything[1].id)  # its block is repacked without it
+    assert index.latest(len(releases)) == [everything[0], *everything[2:]]

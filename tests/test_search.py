@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.search as search_module
 from bot.releases import Release, make_id
-from bot.search import Hit, QueryError, SearchIndex, SearchResult
+from bot.search import Hit, QueryError, SearchIndex, SearchResult, phrases, postings
 from bot.text import find_countries, fold, root, stem, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -369,14 +368,14 @@ def test_latest_is_newest_first_ties_by_id(index: SearchIndex) -> None:
 def test_add_replace_remove_without_rebuild() -> None:
     idx = SearchIndex(seed_releases())
     new = release("new-1", "Asbestos ban protects construction workers", when="2005-01-10")
-    idx.add(new)
+    idx.add_many([new])
     assert len(idx) == 11
     assert idx.get("new-1") == new
     assert ids(idx.search("asbestos")) == ["new-1"]
     assert idx.latest(1) == [new]
 
     changed = replace(new, title="Silica dust rules for quarry workers")
-    idx.add(changed)
+    idx.add_many([changed])
     assert len(idx) == 11
     assert idx.get("new-1") == changed
     assert idx.search("asbestos").total == 0
@@ -404,7 +403,7 @@ def test_add_many_keeps_the_last_of_duplicate_ids() -> None:
 
 def test_filters_follow_updates() -> None:
     idx = SearchIndex([release("a", "Coal", when="2001-05-05", place="Lima", kind="Statement")])
-    idx.add(release("a", "Coal", when="2009-05-05", place="Quito"))
+    idx.add_many([release("a", "Coal", when="2009-05-05", place="Quito")])
     assert idx.search("since:2005").total == 1
     assert idx.search("before:2005").total == 0
     assert idx.search("place:lima").total == 0
@@ -457,8 +456,8 @@ def _answers(idx: SearchIndex) -> list[tuple[list[tuple[str, float]], int]]:
 @pytest.fixture
 def low_pair_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make many roots "common", so that pair lists and their backfill are exercised."""
-    monkeypatch.setattr(search_module, "_PAIR_MIN_DF", 5)
-    monkeypatch.setattr(search_module, "_CACHE_BITS_MIN", 8)
+    monkeypatch.setattr(phrases, "PAIR_MIN_DF", 5)
+    monkeypatch.setattr(postings, "LONG_LIST", 8)
 
 
 @pytest.mark.usefixtures("low_pair_threshold")
@@ -489,7 +488,7 @@ def test_incremental_updates_answer_like_a_fresh_build() -> None:
 def test_pair_lists_agree_with_checking_every_release(monkeypatch: pytest.MonkeyPatch) -> None:
     pool = _corpus(300, seed=5)
     without_pairs = _answers(SearchIndex(pool))  # at 300 releases no root reaches 1000
-    monkeypatch.setattr(search_module, "_PAIR_MIN_DF", 3)
+    monkeypatch.setattr(phrases, "PAIR_MIN_DF", 3)
     with_pairs = SearchIndex(pool)
     assert with_pairs._frequent  # the lists really exist
     assert _answers(with_pairs) == without_pairs
@@ -645,9 +644,9 @@ def test_synonym_matches_follow_index_changes() -> None:
 
     idx = SearchIndex([release("a", "Unrelated")], synonyms=TopicMatcher.default().synonyms)
     assert ids(idx.search("OSH")) == []
-    idx.add(release("b", "New rules on safety and health"))
+    idx.add_many([release("b", "New rules on safety and health")])
     assert ids(idx.search("OSH")) == ["b"]
-    idx.add(_lang("c", "fr", "Sécurité et santé au travail", when="2012-01-01"))
+    idx.add_many([_lang("c", "fr", "Sécurité et santé au travail", when="2012-01-01")])
     assert ids(idx.search("OSH", limit=5)) == ["c", "b"]
     idx.remove("b")
     assert ids(idx.search("OSH")) == ["c"]

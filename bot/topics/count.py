@@ -36,7 +36,10 @@ from dataclasses import dataclass, replace
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from bot.search import SearchIndex, _bits_from, _decode_id, _members
+from bot.search import SearchIndex
+from bot.search.bitsets import bits_from as _bits_from
+from bot.search.bitsets import members as _members
+from bot.search.vocabulary import decode_id as _decode_id
 from bot.text import ANY_STOPWORDS, LANGUAGES, root, stem, typo_budget, typo_distance
 from bot.text.stem import english_forms
 from bot.topics.matcher import TopicMatcher

@@ -19,9 +19,10 @@ import logging
 import time
 from pathlib import Path
 
-from bot import snapshot
 from bot.config import Settings
 from bot.ingest import Ingestor
+from bot.search import snapshot
+from bot.search.memory import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ class IndexKeeper:
         self.ingestor = ingestor
         self.path = path
         self.save_seconds = save_seconds
-        #: How the index came to be: "snapshot", "rebuilt" (None while loading).
-        self.source: str | None = None
         self._store_id = ""
         self._fingerprint = ""
         self._saved_changes = 0
@@ -104,7 +103,6 @@ class IndexKeeper:
                 log.error("could not load the search index (%s); retrying in %.0f s",
                           exc, RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
-        self.source = "rebuilt" if since is None else "snapshot"
         # What was ingested during the load (its pages may have been read before it was
         # stored) goes in before the index is declared ready; from then on ingest indexes
         # itself. No await between the last look and set(): nothing can slip in between.
@@ -176,6 +174,7 @@ class IndexKeeper:
             except Exception as exc:
                 log.warning("could not write the search index snapshot %s: %s", self.path, exc)
                 return False
+            await asyncio.to_thread(release_free_memory)  # the frames written (bot.search.memory)
             log.info("search index snapshot written: %s (%.0f MB, %.1f s)", self.path,
                      size / 1e6, time.perf_counter() - started)
             return True

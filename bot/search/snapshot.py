@@ -7,8 +7,9 @@ conversion and 319 MB for ``marshal`` of plain data (tuples, lists, dicts, ints,
 object (6 s), so the snapshot is written as *frames* (length, CRC-32, marshal bytes) of at
 most :data:`CHUNK` items each: loading reads one frame at a time, so the file is never held
 in memory whole, and a flipped bit or a truncated file is caught by the CRC, not loaded.
-Short strings are written interned, so equal ones in different frames are one object again
-after loading (34 MB less at 100,000 releases than without).
+Strings are not interned (the table of interned strings would cost the saving process 10 MB
+more): instead the tables that share strings with others (terms, release ids) are not saved
+but rebuilt on loading (:data:`SearchIndex.DERIVED`), from one copy of each string.
 
 The header says what the snapshot is: :data:`FORMAT`, the Python version (marshal's format
 may change with it), a fingerprint of the word analysis (:func:`analysis_fingerprint`: a
@@ -17,16 +18,18 @@ and the store revision it covers. :func:`load` returns ``None`` for a snapshot t
 fit and raises :class:`SnapshotError` for one that cannot be read; the caller rebuilds.
 
 The index's state is taken generically (:meth:`SearchIndex.export_state`: every attribute
-but its lock and its caches), so new attributes are saved without changes here: a few types
-marshal does not know (packed releases, dates, arrays, counters) are converted, anything else
-unknown goes through pickle. A new attribute that *searches* change must be listed in
-``SearchIndex.CACHES``, because the index is written while searches go on.
+but its caches, what it can rebuild and what belongs to the running process), so new
+attributes are saved without changes here: a few types marshal does not know (packed
+releases, dates, arrays, counters) are converted, anything else unknown goes through pickle.
+A new attribute that *searches* change must be listed in ``SearchIndex.CACHES``, because
+the index is written while searches go on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import itertools
 import marshal
 import os
@@ -44,21 +47,22 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from bot.packed import PackedReleases
 from bot.releases import Release
-from bot.search import SearchIndex
+from bot.search.index import SearchIndex
+from bot.search.packed import PackedReleases
 
 __all__ = ["FORMAT", "Snapshot", "SnapshotError", "analysis_fingerprint", "load", "save"]
 
 #: Bump when the layout of the file changes.
-FORMAT = 2
+FORMAT = 3
 MAGIC = b"NEWSBOT-INDEX\n"
 #: Items per frame, and about the most bytes of posting lists or packed releases in one:
 #: these bound the memory a frame costs while saving and loading (the payload, plus its
 #: encoded copy). By count alone, the first frame of posting lists (those of the common
-#: words) was 25 MB and all the packed releases 22 MB in one frame.
-CHUNK = 16384
-FRAME_BYTES = 2 << 20
+#: words) was 25 MB and all the packed releases 22 MB in one frame. Smaller frames cost
+#: nothing measurable in time; 16384 items and 2 MB added 4 MB to a cold start's peak.
+CHUNK = 4096
+FRAME_BYTES = 1 << 20
 _FRAME = struct.Struct("<QI")  # payload length, CRC-32
 
 # How an attribute is stored (the tag in its section header).
@@ -95,6 +99,14 @@ _SAMPLES = (
 )
 
 
+#: The modules whose code decides what the index holds (besides bot.text, all of it): how a
+#: release is analysed and posted. Not the ones that only read the index (query, ranking,
+#: suggestions), whose changes need no rebuild; the file layout is :data:`FORMAT`'s.
+_SHAPING_MODULES = ("bot.releases", "bot.search.fields", "bot.search.postings",
+                    "bot.search.vocabulary", "bot.search.phrases", "bot.search.filters",
+                    "bot.search.index", "bot.search.packed")
+
+
 def analysis_fingerprint() -> str:
     """A digest of how releases are analysed and indexed today.
 
@@ -103,14 +115,10 @@ def analysis_fingerprint() -> str:
     data file does too). Deliberately conservative: any change there costs one rebuild.
     """
     digest = hashlib.sha256(f"{FORMAT}:{sys.version_info[:2]}".encode())
-    import bot.search
     import bot.text
 
     text_files = sorted(Path(bot.text.__file__ or "").parent.glob("*.*"))
-    import bot.packed
-
-    sources = [Path(m.__file__ or "")
-               for m in (bot.search, bot.packed, sys.modules[Release.__module__])]
+    sources = [Path(importlib.import_module(name).__file__ or "") for name in _SHAPING_MODULES]
     for path in [*sources, *text_files]:
         with contextlib.suppress(OSError, TypeError):
             digest.update(path.read_bytes())
@@ -163,31 +171,9 @@ def save(index: SearchIndex, path: Path, *, store_id: str, revision: int,
 
 
 def _write_frame(out: IO[bytes], value: Any) -> None:
-    data = marshal.dumps(_interned(value))
+    data = marshal.dumps(value)
     out.write(_FRAME.pack(len(data), zlib.crc32(data)))
     out.write(data)
-
-
-#: Strings up to this long are written interned, so loading shares them across frames (a
-#: term is in four containers, a release id in three): 34 MB less at 100,000 releases.
-#: Longer ones (titles, summaries) are unique anyway.
-_INTERN_MAX = 64
-_NESTED = frozenset({str, list, tuple, dict})
-
-
-def _interned(value: Any) -> Any:
-    """``value`` with its short strings (in lists, tuples, dict keys and values) interned."""
-    kind = type(value)
-    if kind is str:
-        return sys.intern(value) if len(value) <= _INTERN_MAX else value
-    if kind is list or kind is tuple:
-        if not any(type(v) in _NESTED for v in value):
-            return value
-        out = [_interned(v) for v in value]
-        return out if kind is list else tuple(out)
-    if kind is dict:
-        return {_interned(k): _interned(v) for k, v in value.items()}
-    return value
 
 
 def _write_attribute(out: IO[bytes], name: str, value: Any, state: dict[str, Any]) -> None:
@@ -253,28 +239,33 @@ def _encode(name: str, value: Any, state: dict[str, Any]
             ) -> tuple[int, int, Iterator[Any]]:
     """(tag, number of frames, the frames) for one attribute of the index."""
     if isinstance(value, PackedReleases):
-        # The blocks are compressed already: written as they are (the tail first).
-        blocks, tail = value.export()
-        count, chunks = _sized_slices(blocks)
-        return _PACKED, count + 1, itertools.chain([tail], chunks)
+        # The blocks are compressed already: written as they are (the tail and the
+        # compression dictionary first).
+        blocks, tail, zdict = value.export()
+        count, block_chunks = _sized_slices(blocks)
+        return _PACKED, count + 2, itertools.chain([tail, zdict], block_chunks)
     if isinstance(value, array):
         return _ARRAY, 1, iter([(value.typecode, value.tobytes())])
     if isinstance(value, list) and value and all(type(v) is date for v in value[:64]):
-        count, chunks = _slices(value)
-        return _DATES, count, ([d.toordinal() for d in chunk] for chunk in chunks)
+        count, date_chunks = _slices(value)
+        return _DATES, count, ([d.toordinal() for d in chunk] for chunk in date_chunks)
     if isinstance(value, Counter):
         return (_COUNTER, *_dict_slices(value))
     if isinstance(value, dict) and value and all(isinstance(v, array) for v in value.values()):
         runs = _runs(len(a) * a.itemsize + 16 for a in value.values())  # + key
-        count, chunks = _dict_slices(value, runs)
+        count, array_chunks = _dict_slices(value, runs)
         return _ARRAYS, count, ({k: (a.typecode, a.tobytes()) for k, a in chunk.items()}
-                                for chunk in chunks)
+                                for chunk in array_chunks)
     if isinstance(value, dict) and value:
         # A dict of other attributes (e.g. counts by filter name): keep it pointing at them.
         owners = {id(v): n for n, v in state.items() if n != name}
         if all(id(v) in owners for v in value.values()):
             return _ALIAS, 1, iter([{k: owners[id(v)] for k, v in value.items()}])
-    if isinstance(value, list) and value and all(type(v) is bytes for v in value[:64]):
+    chunks: Iterator[Any]
+    if isinstance(value, dict) and value and all(type(v) is int for v in value.values()):
+        # e.g. the bitsets of long posting lists: 12.5 KB each at 100,000 releases
+        count, chunks = _dict_slices(value, _runs(v.bit_length() // 8 + 16 for v in value.values()))
+    elif isinstance(value, list) and value and all(type(v) is bytes for v in value[:64]):
         count, chunks = _sized_slices(value)  # e.g. word sequences: 20 MB at 100,000
     elif isinstance(value, list):
         count, chunks = _slices(value)
@@ -356,8 +347,9 @@ def _read_frame(file: IO[bytes]) -> Any:
 
 def _decode(tag: int, frames: Iterator[Any]) -> Any:
     if tag == _PACKED:
-        tail = next(frames)
-        return PackedReleases.from_export([block for chunk in frames for block in chunk], tail)
+        tail, zdict = next(frames), next(frames)
+        return PackedReleases.from_export([block for chunk in frames for block in chunk], tail,
+                                          zdict)
     if tag == _ARRAY:
         typecode, data = next(frames)
         values = array(typecode)

@@ -9,6 +9,12 @@ which is why a block compresses much better than one release alone). Reading a r
 decompresses its block (tens of microseconds); :meth:`PackedReleases.many` decodes each
 block once for a whole page or list.
 
+Blocks from the :data:`DICT_BLOCK`-th on are compressed with a preset dictionary (zlib's
+``zdict``): the marshalled releases of the blocks before it. Releases of one store share
+much (kinds, topics, URL prefixes, frequent words) that a block of 8 alone cannot exploit:
+with it, 177 bytes a release instead of 247 (7 MB less at 100,000), for 8 µs more per
+block decoded.
+
 The newest, not yet full, block stays as plain objects (the *tail*), so adding a release
 costs one compression per :data:`BLOCK` releases. Slots are never reused (the index's
 bitsets rely on that); a removed release's slot reads as ``None`` (its block is repacked
@@ -25,7 +31,7 @@ from typing import Any
 
 from bot.releases import Release
 
-__all__ = ["BLOCK", "PackedReleases"]
+__all__ = ["BLOCK", "DICT_BLOCK", "PackedReleases"]
 
 #: Releases per compressed block: larger blocks compress better, smaller ones decode faster.
 #: Measured on the synthetic corpus, bytes per release and the time to read a page of 5:
@@ -34,6 +40,10 @@ __all__ = ["BLOCK", "PackedReleases"]
 BLOCK = 8
 #: zlib level: 6 (the default) packs as well as 9 here, and builds 100,000 releases in ~0.5 s.
 _LEVEL = 6
+#: The first block compressed with the preset dictionary, made of the blocks before it
+#: (64 releases: measured, as good as 200 or 4,000 and much better than 8).
+DICT_BLOCK = 8
+_DICT_BYTES = 32768  # the most zlib uses
 
 _Row = tuple[Any, ...] | None
 
@@ -52,23 +62,31 @@ def _release(row: _Row) -> Release | None:
                    tuple(row[7]), row[8], row[9])
 
 
-def _pack(releases: Iterable[Release | None]) -> bytes:
-    return zlib.compress(marshal.dumps([_row(r) for r in releases]), _LEVEL)
+def _compress(rows: list[_Row], zdict: bytes) -> bytes:
+    if not zdict:
+        return zlib.compress(marshal.dumps(rows), _LEVEL)
+    packer = zlib.compressobj(_LEVEL, zdict=zdict)
+    return packer.compress(marshal.dumps(rows)) + packer.flush()
 
 
-def _unpack(block: bytes) -> list[_Row]:
-    rows: list[_Row] = marshal.loads(zlib.decompress(block))
+def _unpack(block: bytes, zdict: bytes) -> list[_Row]:
+    data = zlib.decompressobj(zdict=zdict).decompress(block) if zdict else zlib.decompress(block)
+    rows: list[_Row] = marshal.loads(data)
     return rows
 
 
 class PackedReleases:
     """A list of releases by slot (``None`` for a removed one), stored compressed."""
 
-    __slots__ = ("_blocks", "_tail")
+    __slots__ = ("_blocks", "_tail", "_zdict")
 
     def __init__(self) -> None:
         self._blocks: list[bytes] = []
         self._tail: list[Release | None] = []
+        self._zdict = b""  # made when block DICT_BLOCK is packed
+
+    def _dict_for(self, block: int) -> bytes:
+        return self._zdict if block >= DICT_BLOCK else b""
 
     def __len__(self) -> int:
         return len(self._blocks) * BLOCK + len(self._tail)
@@ -77,8 +95,15 @@ class PackedReleases:
         """Store the release of the next slot."""
         self._tail.append(release)
         if len(self._tail) == BLOCK:
-            self._blocks.append(_pack(self._tail))
+            if len(self._blocks) == DICT_BLOCK:
+                earlier = [row for at in range(DICT_BLOCK) for row in self._rows(at)]
+                self._zdict = marshal.dumps(earlier)[-_DICT_BYTES:]
+            self._blocks.append(_compress([_row(r) for r in self._tail],
+                                          self._dict_for(len(self._blocks))))
             self._tail = []
+
+    def _rows(self, block: int) -> list[_Row]:
+        return _unpack(self._blocks[block], self._dict_for(block))
 
     def __getitem__(self, slot: int) -> Release | None:
         block, at = divmod(slot, BLOCK)
@@ -86,7 +111,7 @@ class PackedReleases:
             return self._tail[at]
         if not 0 <= block < len(self._blocks):
             raise IndexError(slot)
-        return _release(_unpack(self._blocks[block])[at])
+        return _release(self._rows(block)[at])
 
     def many(self, slots: Iterable[int]) -> list[Release | None]:
         """The releases of these slots, in order, decoding each block once."""
@@ -101,7 +126,7 @@ class PackedReleases:
             if rows is None:
                 if not 0 <= block < len(self._blocks):
                     raise IndexError(slot)
-                rows = decoded[block] = _unpack(self._blocks[block])
+                rows = decoded[block] = self._rows(block)
             out.append(_release(rows[at]))
         return out
 
@@ -111,22 +136,26 @@ class PackedReleases:
         if block == len(self._blocks):
             self._tail[at] = None
             return
-        rows = _unpack(self._blocks[block])
+        rows = self._rows(block)
         rows[at] = None
-        self._blocks[block] = zlib.compress(marshal.dumps(rows), _LEVEL)
+        self._blocks[block] = _compress(rows, self._dict_for(block))
 
-    # -- persistence (bot.snapshot): plain data marshal can write --------------------------
+    # -- persistence (bot.search.snapshot): plain data marshal can write --------------------------
 
-    def export(self) -> tuple[list[bytes], list[_Row]]:
-        """(the compressed blocks, the tail's rows): the live list, not a copy."""
-        return self._blocks, [_row(r) for r in self._tail]
+    def export(self) -> tuple[list[bytes], list[_Row], bytes]:
+        """(the compressed blocks (the live list, not a copy), the tail's rows, the
+        compression dictionary)."""
+        return self._blocks, [_row(r) for r in self._tail], self._zdict
 
     @classmethod
-    def from_export(cls, blocks: list[bytes], tail: list[_Row]) -> PackedReleases:
+    def from_export(cls, blocks: list[bytes], tail: list[_Row], zdict: bytes = b""
+                    ) -> PackedReleases:
         """The releases :meth:`export` returned."""
-        if len(tail) >= BLOCK or not all(isinstance(b, bytes) for b in blocks):
+        if (len(tail) >= BLOCK or not all(isinstance(b, bytes) for b in blocks)
+                or not isinstance(zdict, bytes) or bool(zdict) != (len(blocks) > DICT_BLOCK)):
             raise ValueError("not an export of PackedReleases")
         packed = cls()
         packed._blocks = blocks
         packed._tail = [_release(row) for row in tail]
+        packed._zdict = zdict
         return packed
