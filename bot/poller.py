@@ -228,9 +228,13 @@ class SourcePoller:
                                              follow_redirects=True)
         return self._client
 
+    def in_progress(self) -> list[asyncio.Task[None]]:
+        """The polls running now (one task per source at most)."""
+        return [t for t in self._polls.values() if not t.done()]
+
     async def close(self) -> None:
         """Stop the polls in progress and close the HTTP client."""
-        polls = [t for t in self._polls.values() if not t.done()]
+        polls = self.in_progress()
         for task in polls:
             task.cancel()
         if polls:

@@ -150,7 +150,6 @@ async def _updates_handled(harness: BotHarness) -> None:
 async def _polls_finished(services: Services) -> None:
     poller = services.poller
     assert poller is not None, "the bot is not running (see bot.app.running)"
-    # SourcePoller keeps its polls in progress privately; nothing public says "busy".
-    polls = [task for task in poller._polls.values() if not task.done()]
+    polls = poller.in_progress()
     if polls:
         await asyncio.wait(polls)

@@ -172,6 +172,23 @@ async def test_the_loop_wakes_on_the_event_and_on_its_interval(emu: Emulator, st
     assert len(emu.sent(ada["id"])) == len(emu.sent(bob["id"])) == 1
 
 
+async def test_stopping_logs_what_was_delivered(emu: Emulator, store: Store, make: Any,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    ada = emu.private_chat(emu.add_user("Ada"))
+    deliverer = await make(emu, interval_seconds=0.2)
+    await deliverer.acquire_lock()
+    deliverer.start()
+    await queue(store, [release(1)], [ada["id"]])
+    deliverer.wakeup.set()
+    await emu.wait_for_messages(ada["id"], 1)
+    await eventually(lambda: _all_status(store, SENT), what="the row marked sent")
+    with caplog.at_level(logging.INFO, logger="bot.delivery.loop"):
+        await deliverer.stop()
+    [line] = [r.getMessage() for r in caplog.records if "since start-up" in r.getMessage()]
+    assert line.startswith("delivery since start-up: sent 1, plain_text 0, retried 0, failed 0")
+    assert "the outgoing lane: sent 1, rate_limited 0, retried 0" in line
+
+
 async def test_idle_waits_for_what_was_due_and_for_nothing_later(emu: Emulator, store: Store,
                                                                  make: Any) -> None:
     ada = emu.private_chat(emu.add_user("Ada"))

@@ -32,7 +32,7 @@ from bot.config import DeliverySettings
 from bot.delivery.lane import Lane
 from bot.delivery.lock import DeliveryLock, DeliveryLockHeld
 from bot.delivery.sender import LeaseRunOut, Sender
-from bot.delivery.stats import DeliveryStats
+from bot.delivery.stats import DeliveryStats, counts_line
 from bot.releases import Release
 from bot.store import OutboxRow, Store, StoreUnavailable, process_identity
 
@@ -142,6 +142,9 @@ class Deliverer:
                           len(unmarked), exc, sorted(unmarked))
         with contextlib.suppress(Exception):  # else they come back when the lease runs out
             await self.store.release_claims({self.owner})
+        if self.stats.sent or self.stats.failed:
+            log.info("delivery since start-up: %s; the outgoing lane: %s",
+                     counts_line(self.stats), counts_line(self.lane.stats))
 
     async def idle(self) -> None:
         """Return once the running loop has nothing due and nothing in flight.

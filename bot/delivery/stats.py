@@ -1,14 +1,17 @@
-"""What the delivery loop has done since start-up, counted."""
+"""What the delivery loop has done since start-up, counted (logged when it stops)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass
 class DeliveryStats:
-    """Counters since start-up of one :class:`~bot.delivery.Deliverer` (for a look from a
-    debugger or a test: nothing else reads them)."""
+    """Counters since start-up of one :class:`~bot.delivery.Deliverer`."""
 
     sent: int = 0
     plain_text: int = 0
@@ -17,3 +20,8 @@ class DeliveryStats:
     chats_ended: int = 0
     migrated: int = 0
     rate_limited: int = 0
+
+
+def counts_line(counters: DataclassInstance) -> str:
+    """Counters (a dataclass of ints) as one log line: ``sent 1000, plain_text 0, …``."""
+    return ", ".join(f"{name} {count}" for name, count in asdict(counters).items())

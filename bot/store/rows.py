@@ -42,26 +42,28 @@ class Subscription:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """An outbox row to create: this release goes to this chat because of these topics."""
+class Addressed:
+    """A release addressed to a chat (or a forum thread of it) because of these topics."""
 
     release_id: str
     chat_id: int
     thread_id: int
     topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Delivery(Addressed):
+    """An outbox row to create: this release goes to this chat because of these topics."""
+
     #: "instant": due now; "daily" / "weekly": due at the chat's next digest slot.
     cadence: str = INSTANT
 
 
 @dataclass(frozen=True)
-class OutboxRow:
+class OutboxRow(Addressed):
     """A delivery waiting in the outbox (or done with)."""
 
     id: int
-    release_id: str
-    chat_id: int
-    thread_id: int
-    topics: tuple[str, ...]
     status: str
     attempts: int
     next_attempt_at: float
