@@ -19,6 +19,13 @@ from bot.text import find_countries, fold, root, stem, tokenize
 ROOT = Path(__file__).resolve().parents[1]
 QUALITY = Path(__file__).resolve().parent / "data" / "search_quality"
 
+def drop(index: SearchIndex, release_id: str) -> None:
+    """Take a release out of the index, as replacing it does first (the bot only adds and
+    replaces releases, so the index has no public removal)."""
+    with index._lock:
+        index._remove(release_id)
+
+
 
 def seed_releases() -> list[Release]:
     """The ten shipped releases: data/releases.json, or the copy kept with these tests."""
@@ -381,8 +388,8 @@ def test_add_replace_remove_without_rebuild() -> None:
     assert idx.search("asbestos").total == 0
     assert ids(idx.search("silica")) == ["new-1"]
 
-    idx.remove("new-1")
-    idx.remove("no-such-id")
+    drop(idx, "new-1")
+    drop(idx, "no-such-id")
     assert len(idx) == 10
     assert idx.get("new-1") is None
     assert idx.search("silica").total == 0
@@ -476,7 +483,7 @@ def test_incremental_updates_answer_like_a_fresh_build() -> None:
         idx.add_many(batch)
         live.update((r.id, r) for r in batch)
         for victim in rng.sample(sorted(live), 8):
-            idx.remove(victim)
+            drop(idx, victim)
             del live[victim]
         idx.search("workers")  # keep some bitsets cached while the index changes
     fresh = SearchIndex(sorted(live.values(), key=lambda r: r.id))
@@ -633,7 +640,7 @@ def test_search_osh_finds_what_the_topic_osh_matches() -> None:
         topic = matcher.parse(query)
         expected = {r.id for r in releases if matcher.matches(topic, r)}
         found = set(ids(idx.search(query, limit=50)))
-        assert expected <= found, query
+        assert expected == found, query
     assert ids(idx.search("OSH", limit=50))
     # Without the taxonomy, search only has the literal word, which no release contains.
     assert ids(SearchIndex(releases).search("OSH")) == []
@@ -648,5 +655,5 @@ def test_synonym_matches_follow_index_changes() -> None:
     assert ids(idx.search("OSH")) == ["b"]
     idx.add_many([_lang("c", "fr", "Sécurité et santé au travail", when="2012-01-01")])
     assert ids(idx.search("OSH", limit=5)) == ["c", "b"]
-    idx.remove("b")
+    drop(idx, "b")
     assert ids(idx.search("OSH")) == ["c"]

@@ -26,6 +26,7 @@ from tests.helpers import make_settings
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.corpus import generate_releases  # noqa: E402
+from tests.test_search import drop  # noqa: E402
 
 QUERIES = ("trafficking", "trafiking", "coal mine", '"coal mine"', "child labour since:2004-09",
            "country:china training", "mongolia -football", "place:geneva", "kind:advisory",
@@ -52,7 +53,7 @@ def _answers(index: SearchIndex) -> list[Any]:
 def test_loaded_snapshot_answers_exactly_like_a_fresh_index(tmp_path: Path) -> None:
     releases = generate_releases(3000, seed=7)
     fresh = SearchIndex(releases)
-    fresh.remove(releases[5].id)  # dead slots survive too
+    drop(fresh, releases[5].id)  # dead slots survive too
     fingerprint = snapshot.analysis_fingerprint()
     path = tmp_path / "index"
     snapshot.save(fresh, path, store_id="store-a", revision=42, fingerprint=fingerprint)

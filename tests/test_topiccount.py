@@ -12,6 +12,7 @@ from bot.search import SearchIndex
 from bot.topics import TopicError, TopicMatcher
 from bot.topics.count import TopicCounter
 from tests.helpers import DATA
+from tests.test_search import drop
 from tests.test_topics import count
 
 MATCHER = TopicMatcher.from_file(DATA / "topics.toml")
@@ -78,5 +79,5 @@ def test_counts_follow_additions_and_removals() -> None:
     assert counter.counts([topic])[0] == count(MATCHER, topic, releases[:200])
     index.add_many(releases[200:])
     for release in releases[:50]:
-        index.remove(release.id)
+        drop(index, release.id)
     assert counter.counts([topic])[0] == count(MATCHER, topic, releases[50:])

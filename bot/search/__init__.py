@@ -14,6 +14,9 @@ How a query is answered (and why it is fast):
    top *n* on bitsets; only the releases on the requested page are looked at one by one.
 5. **Phrases** (:mod:`~bot.search.phrases`), **filters** (:mod:`~bot.search.filters`) and
    **"did you mean"** (:mod:`~bot.search.suggest`) narrow or repair a query.
+6. **Taxonomy entries** (:mod:`~bot.search.occurrences`): a query that names one ("OSH",
+   "child labour", "travail des enfants") finds exactly what the topic of the same text
+   matches, evaluated on the postings by the topic rule, which topic counts use too.
 
 The index (:class:`SearchIndex`, :mod:`~bot.search.index`) keeps its releases compressed
 (:mod:`~bot.search.packed`), is saved to and loaded from a snapshot file

@@ -42,6 +42,9 @@ class Analysis:
     place: str | None
     kind: str
     lang: str
+    #: The release's own topics, folded like ``place`` (each a filter-like key, so that what
+    #: a topic term matches in them is settled per distinct value: bot.search.occurrences).
+    topics: list[str]
     #: Terms that are joined forms of hyphenated words here ("lowcost" for "low-cost"): no
     #: word of the text itself, which topic counts must know (see bot.topiccount).
     joined: set[str]
@@ -109,6 +112,12 @@ def analyze(release: Release) -> Analysis:
                 classes[term] |= 1  # seen in more than one field
             else:
                 classes[term] = where * 4 + part
-    place = " ".join(fold(release.place).split()) if release.place else None
-    kind = " ".join(fold(release.kind).split())
-    return Analysis(classes, sequence, countries, place, kind, lang, joined)
+    place = _folded(release.place) if release.place else None
+    topics = list(dict.fromkeys(_folded(topic) for topic in release.topics))
+    return Analysis(classes, sequence, countries, place, _folded(release.kind), lang, topics,
+                    joined)
+
+
+def _folded(value: str) -> str:
+    """A field's value as a filter key: folded, spaces normalised."""
+    return " ".join(fold(value).split())

@@ -31,6 +31,7 @@ class Filters(Phrases):
         if analysis.place:
             keys.append(("place", analysis.place))
         keys.extend(("country", country) for country in analysis.countries)
+        keys.extend(("topic", topic) for topic in analysis.topics)
         return keys
 
     def _filter_bits(self, parsed: Query) -> int:

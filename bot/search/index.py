@@ -31,7 +31,7 @@ import bisect
 import threading
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice, pairwise
 from typing import Any, cast
 
@@ -39,6 +39,7 @@ from bot.releases import Release
 from bot.search.bitsets import bits_from
 from bot.search.fields import LANG_BIT, Analysis, analyze
 from bot.search.memory import release_free_memory
+from bot.search.occurrences import Contains, Occurrences, TermForm
 from bot.search.postings import LONG_LIST
 from bot.search.query import parse_query
 from bot.search.ranking import Synonyms
@@ -62,10 +63,10 @@ class SearchIndex(Suggestions):
 
     def __init__(self, releases: Iterable[Release] = (), synonyms: Synonyms | None = None
                  ) -> None:
-        """``synonyms`` maps a query term (a word, or all of a query's words) to the
-        (language, term) pairs it stands for (the topic taxonomy's,
-        :meth:`bot.topics.TopicMatcher.synonyms`): releases
-        with any of them match too, ranked below releases with the term itself."""
+        """``synonyms`` maps a query text (a word, or all of a query's words and phrases) to
+        the taxonomy entry it names (:meth:`bot.topics.TopicMatcher.synonyms`): such a query
+        finds exactly what the topic of the same text matches (see
+        :mod:`bot.search.occurrences`), releases with the query's own words ranked first."""
         super().__init__(synonyms)
         self.add_many(releases)
 
@@ -77,6 +78,23 @@ class SearchIndex(Suggestions):
         with self._lock:
             tid = self._term_id.get(term)
             return 0 if tid is None else self._df[tid]
+
+    def count_matching(self, forms: Sequence[TermForm], contains: Contains) -> list[int]:
+        """How many indexed releases each form matches, by the rule ``contains`` (exactly:
+        see :mod:`bot.search.occurrences`); a form with no include group matches all.
+
+        The postings are read under the lock, the doubtful releases checked outside it, so
+        searches keep running meanwhile. Call it from a worker thread.
+        """
+        counts: list[int] = []
+        for form in forms:
+            if not form.include:
+                counts.append(len(self))
+                continue
+            with self._lock:
+                plan = self._occurrences.plan(form, contains)
+            counts.append(plan.settle(contains).bit_count())
+        return counts
 
     def get(self, release_id: str) -> Release | None:
         """The indexed release with this id, if any."""
@@ -120,11 +138,6 @@ class SearchIndex(Suggestions):
                 self._sequence_id = {}
             release_free_memory()
 
-    def remove(self, release_id: str) -> None:
-        """Drop a release from the index; unknown ids are ignored."""
-        with self._lock:
-            self._remove(release_id)
-
     # -- searching ----------------------------------------------------------------------------
 
     def search(
@@ -159,14 +172,15 @@ class SearchIndex(Suggestions):
 
     # -- persistence (the file format is bot.search.snapshot's) ---------------------------
 
-    #: Caches: the synonym matches (the only state a search writes) and the build's memo of
-    #: word codes. A snapshot leaves them out; :meth:`from_state` starts them empty.
+    #: Caches: the synonym matches (with ``_occurrences``' own, the only state a search
+    #: writes) and the build's memo of word codes. A snapshot leaves them out;
+    #: :meth:`from_state` starts them empty.
     CACHES = frozenset({"_synonym_cache", "_sequence_id"})
     #: Not saved either: what follows from the rest (rebuilt on loading, which also makes
     #: equal strings one object again), and what belongs to this process (its lock, the
-    #: synonyms of its topics).
+    #: synonyms of its topics, the topic-rule evaluator bound to it).
     DERIVED = Suggestions.LOOKUPS | {"_slot_of"}
-    LOCAL = frozenset({"_lock", "_synonyms"})
+    LOCAL = frozenset({"_lock", "_synonyms", "_occurrences"})
 
     def export_state(self) -> dict[str, Any]:
         """The index's state (the live objects, not copies) that a snapshot must hold.
@@ -192,6 +206,7 @@ class SearchIndex(Suggestions):
         vars(index).update(state)
         index._lock = threading.Lock()
         index._synonyms = None
+        index._occurrences = Occurrences(index)
         for name in cls.CACHES:
             setattr(index, name, {})
         index._rebuild_lookups()

@@ -52,7 +52,8 @@ class Postings:
         self._by_date = array("i")
         self._live = 0  # bitset of live slots
         # Keys are ``term id * 16 + field class`` for words, ("month"|"place"|"kind"|
-        # "country"|"lang", value) for filters, and the 8 bytes of two root codes for pairs of
+        # "country"|"lang"|"topic", value) for filters (and topics' own, see
+        # bot.search.occurrences), and the 8 bytes of two root codes for pairs of
         # common words that are adjacent (see bot.search.phrases).
         # Every key with postings is in _slots: its short list, or its long list's tail
         # (often empty). Long lists have their bitset in _bits.
@@ -63,11 +64,13 @@ class Postings:
         self._places: dict[str, int] = {}
         self._kinds: dict[str, int] = {}
         self._languages: dict[str, int] = {}
+        self._topic_values: dict[str, int] = {}  # the releases' own topics
         self._counts: dict[str, dict[Any, int]] = {
             "month": self._months,
             "place": self._places,
             "kind": self._kinds,
             "lang": self._languages,
+            "topic": self._topic_values,
         }
 
     def __len__(self) -> int:

@@ -41,6 +41,9 @@ class Query:
     languages: list[str] = field(default_factory=list)
     since: date | None = None
     before: date | None = None
+    #: The words and phrases as typed (no filters, no exclusions): read as a topic, what
+    #: the query may name in the topic taxonomy.
+    topic_text: str = ""
 
     @property
     def has_filters(self) -> bool:
@@ -85,6 +88,7 @@ def _parse_date(key: str, value: str) -> date:
 def parse_query(text: str) -> Query:
     """Split a query into words, quoted phrases and ``key:value`` filters."""
     query = Query()
+    typed: list[str] = []
     for match in QUERY_TOKEN.finditer(text):
         key = (match.group("key") or "").lower()
         if key in FILTER_KEYS:
@@ -112,6 +116,7 @@ def parse_query(text: str) -> Query:
             else:
                 query.kinds.append(value)
         elif match.group("phrase") is not None:
+            typed.append(f'"{match.group("phrase")}"')
             words = list(words_of(match.group("phrase")))
             if len(words) > 1:
                 query.phrases.append(words)
@@ -121,10 +126,12 @@ def parse_query(text: str) -> Query:
             query.excluded.extend(w for word in split_words(match.group(0)[1:])
                                   for w in word.split("-") if w)
         else:
+            typed.append(match.group(0))
             for word in split_words(match.group(0)):
                 parts = word.split("-")
                 query.words.extend(parts)
                 if len(parts) > 1:
                     # "low-cost" means the words together, like a quoted phrase.
                     query.phrases.append(parts)
+    query.topic_text = " ".join(typed)
     return query

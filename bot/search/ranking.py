@@ -14,21 +14,22 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 
 from bot.search.bitsets import add_planes, has, members, top_split
 from bot.search.fields import FIELD_WEIGHT, SUMMARY
 from bot.search.filters import Filters
-from bot.search.query import Query, words_of
+from bot.search.occurrences import Expansion, Occurrences
+from bot.search.query import Query
 from bot.search.vocabulary import PREFIX, TermMatch
-from bot.text import ANY_STOPWORDS, stem
+from bot.text import stem
 
 __all__ = ["Ranking", "Synonyms"]
 
-#: A query term (a word, or all of a query's words) -> the (language, term) pairs it
-#: stands for in the topic taxonomy.
-Synonyms = Callable[[str], Sequence[tuple[str, str]]]
+#: A query text (a word, or all of a query's words and phrases) -> what it stands for in the
+#: topic taxonomy (:meth:`bot.topics.TopicMatcher.synonyms`), None when it names no entry.
+Synonyms = Callable[[str], Expansion | None]
 
 # A release found only through a taxonomy synonym of a query term scores like a prefix match
 # in a summary: below every release that has the term itself.
@@ -43,8 +44,10 @@ class Ranking(Filters):
     def __init__(self, synonyms: Synonyms | None = None) -> None:
         super().__init__()
         self._synonyms = synonyms
-        # Synonym matches by query text, valid while the index has not changed (generation).
-        self._synonym_cache: dict[str, tuple[int, TermMatch | None]] = {}
+        self._occurrences = Occurrences(self)
+        # Taxonomy entries' releases by query text, valid while the index has not changed
+        # (generation).
+        self._synonym_cache: dict[str, tuple[int, int | None]] = {}
 
     def _run(
         self, parsed: Query, n: int, prefer: str | None = None
@@ -56,31 +59,28 @@ class Ranking(Filters):
         for word in parsed.excluded:
             for lang in self._query_languages():
                 allowed &= ~self._exact_bits(stem(word, lang))
-        matched: dict[str, TermMatch] = {}
-        for term in parsed.terms():
-            matched[term] = self._match_term(term)
+        matched = {term: self._match_term(term) for term in parsed.terms()}
         phrases = [
             [matched.get(w) or self._match_term(w, for_phrase=True) for w in phrase]
             for phrase in parsed.phrases
         ]
-        # A query that names a taxonomy entry as a whole ("child labour", "travail des
-        # enfants") also finds the entry's other terms, as the topic would.
-        whole = self._synonym_match(" ".join(parsed.words)) if len(parsed.words) > 1 else None
-        if self._synonyms is not None:
-            for term, match in matched.items():
-                extra = self._synonym_match(term)
-                if extra is not None:
-                    matched[term] = TermMatch(
-                        [*match.weighted, *extra.weighted], match.matches | extra.matches,
-                        match.roots, match.keys)
+        # A query that names a taxonomy entry ("OSH", "child labour", "travail des enfants")
+        # finds what the topic of the same text matches, by the same rule; its own words
+        # only rank within that.
+        whole = self._synonym_match(parsed.topic_text)
+        if whole is not None:
+            terms = [self._within(match, whole) for match in matched.values()]
+            return self._ranked(terms, allowed & whole, n, parsed, prefer, False)
+        # Likewise word by word ("mining accidents": the entry "mining", and "accidents").
+        for term, match in matched.items():
+            entry = self._synonym_match(term)
+            if entry is not None:
+                matched[term] = self._within(match, entry)
         terms = list(matched.values())
         candidates = allowed
         for match in terms:
             candidates &= match.matches
         candidates = self._apply_phrases(candidates, phrases)
-        if whole is not None:
-            candidates |= allowed & whole.matches
-            terms.append(whole)
         partial = False
         if not candidates and len(terms) > 1:
             # Nothing has every word: fall back to releases with some of them (ranked lower,
@@ -90,6 +90,11 @@ class Ranking(Filters):
                 anyword |= match.matches
             candidates = self._apply_phrases(allowed & anyword, phrases)
             partial = True
+        return self._ranked(terms, candidates, n, parsed, prefer, partial)
+
+    def _ranked(self, terms: list[TermMatch], candidates: int, n: int, parsed: Query,
+                prefer: str | None, partial: bool) -> tuple[list[tuple[int, int]], int, bool]:
+        """:meth:`_run`'s answer for these candidates, scored on these terms."""
         if not candidates:
             return [], 0, False
         planes = self._score_planes(terms)
@@ -100,10 +105,10 @@ class Ranking(Filters):
         ranked = self._rank(planes, candidates, n, parsed.before)
         return [(score >> 1, slot) for score, slot in ranked], candidates.bit_count(), partial
 
-    def _synonym_match(self, text: str) -> TermMatch | None:
-        """The releases with any taxonomy synonym of ``text`` (words exactly, in the synonym's
-        language; phrases adjacent), scored at :data:`_SYNONYM_WEIGHT`; None when it names no
-        entry. Exact lookups only, and only in languages the index holds, so it stays cheap."""
+    def _synonym_match(self, text: str) -> int | None:
+        """The releases the taxonomy entry ``text`` names match, by the topic rule (see
+        :mod:`bot.search.occurrences`): what the topic ``text`` would match; None when
+        ``text`` names no entry."""
         if self._synonyms is None or not text:
             return None
         cached = self._synonym_cache.get(text)
@@ -111,44 +116,18 @@ class Ranking(Filters):
             return cached[1]
         if len(self._synonym_cache) >= 1024:
             self._synonym_cache.clear()
-        found = self._synonyms_uncached(text)
+        expansion = self._synonyms(text)
+        found = (None if expansion is None
+                 else self._occurrences.plan(*expansion).settle(expansion.contains))
         self._synonym_cache[text] = (self._generation, found)
         return found
 
-    def _synonyms_uncached(self, text: str) -> TermMatch | None:
-        assert self._synonyms is not None
-        alternatives = self._synonyms(text)
-        if not alternatives:
-            return None
-        languages = set(self._query_languages())
-        bits = 0
-        for lang, alternative in alternatives:
-            if lang not in languages:
-                continue
-            words = list(words_of(alternative))
-            phrase = [self._exact_match(w, lang) for w in words]
-            if not all(phrase):
-                continue  # a word no release in that language has
-            if len(phrase) == 1:
-                bits |= phrase[0].matches  # type: ignore[union-attr]
-            else:
-                bits |= self._apply_phrases(self._live, [phrase])  # type: ignore[list-item]
-        bits &= self._live
-        return TermMatch([(_SYNONYM_WEIGHT, bits)], bits, set(), [])
-
-    def _exact_match(self, word: str, lang: str) -> TermMatch | None:
-        """A word's own term in ``lang`` (a stop word: its phrase position), or None."""
-        if word in ANY_STOPWORDS:
-            return self._match_term(word, for_phrase=True)
-        tid = self._term_id.get(stem(word, lang))
-        if tid is None or not self._df[tid]:
-            return None
-        keys = [tid * 16 + cls for cls in range(self._classes[tid].bit_length())
-                if self._classes[tid] >> cls & 1]
-        matches = 0
-        for key in keys:
-            matches |= self._bits_of(key)
-        return TermMatch([], matches, {self._term_root[tid]}, keys)
+    @staticmethod
+    def _within(match: TermMatch, entry: int) -> TermMatch:
+        """A query word's match narrowed to a taxonomy entry's releases (``entry``): those with
+        the word itself rank first, the others as :data:`_SYNONYM_WEIGHT`."""
+        weighted = [(weight, bits & entry) for weight, bits in match.weighted]
+        return TermMatch([*weighted, (_SYNONYM_WEIGHT, entry)], entry, match.roots, match.keys)
 
     def _exact_bits(self, term: str) -> int:
         """Releases containing exactly this term (in any field): for ``-word`` exclusions."""

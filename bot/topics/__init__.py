@@ -9,7 +9,8 @@ The modules, in the order data flows through them:
 * :mod:`~bot.topics.parser`, :mod:`~bot.topics.prepared`, :mod:`~bot.topics.matcher`: parsing,
   releases read once, and :class:`TopicMatcher`, which answers "does it match?";
 * :mod:`~bot.topics.count`: how many indexed releases a topic matches (``/subscribe``,
-  ``/topics``), on the search index;
+  ``/topics``), evaluated by the search index (:mod:`bot.search.occurrences`, which also
+  makes ``/search OSH`` find exactly what the topic "OSH" matches);
 * :mod:`~bot.topics.percolate`: which stored topics a new release matches (alerts);
 * :mod:`~bot.topics.rules`: the rules of subscribing (duplicates, limits, suggestions).
 

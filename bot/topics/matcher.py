@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from bot.releases import Release
+from bot.search.occurrences import Expansion, TermForm
 from bot.topics.parser import TopicParser
-from bot.topics.prepared import PreparedRelease, prepare
+from bot.topics.prepared import PreparedRelease, occurs, prepare
 from bot.topics.synonyms import Synonyms
 from bot.topics.taxonomy import TaxonomyEntry, default_taxonomy, load_taxonomy
-from bot.topics.terms import Alt, alternatives
-from bot.topics.topic import Topic
+from bot.topics.terms import alternatives
+from bot.topics.topic import Topic, TopicError
 
 __all__ = ["TopicForm", "TopicMatcher"]
 
@@ -21,14 +21,9 @@ __all__ = ["TopicForm", "TopicMatcher"]
 _FORM_CACHE_LIMIT = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class TopicForm:
-    """A topic compiled against a taxonomy: per include term, the alternatives that satisfy it
-    (one must occur, fuzzily, in a release of its language); exclusion alternatives (none may
-    occur, exactly)."""
-
-    include: tuple[tuple[Alt, ...], ...]
-    exclude: tuple[Alt, ...]
+#: A topic compiled against a taxonomy (:meth:`TopicMatcher.compile`): per include term, the
+#: alternatives that satisfy it; exclusion alternatives. The search index evaluates it.
+TopicForm = TermForm
 
 
 class TopicMatcher:
@@ -42,6 +37,7 @@ class TopicMatcher:
         self._synonyms = Synonyms(taxonomy)
         self._parser = TopicParser(self._synonyms)
         self._forms: dict[Topic, TopicForm] = {}
+        self._expansions: dict[str, Expansion | None] = {}
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> TopicMatcher:
@@ -92,10 +88,27 @@ class TopicMatcher:
         return all(any(alt_lang == lang and prepared.contains(seq) for alt_lang, seq in alts)
                    for alts in form.include)
 
-    def synonyms(self, text: str) -> list[tuple[str, str]]:
-        """Every (language, term) of the taxonomy entry ``text`` names, else []: what search
-        adds to a query so that it finds what the same topic matches."""
-        return self._synonyms.of_text(text)
+    def synonyms(self, text: str) -> Expansion | None:
+        """What ``text``, read as a topic, stands for when it is one taxonomy entry (typos
+        corrected as :meth:`parse` does), else None: how search finds exactly what the same
+        topic matches (see :mod:`bot.search.occurrences`)."""
+        if text in self._expansions:
+            return self._expansions[text]
+        found = self._expansion(text)
+        if len(self._expansions) >= _FORM_CACHE_LIMIT:
+            self._expansions.clear()
+        self._expansions[text] = found
+        return found
+
+    def _expansion(self, text: str) -> Expansion | None:
+        try:
+            topic = self.parse(text)
+        except TopicError:
+            return None
+        if (len(topic.include) != 1 or topic.exclude
+                or self._synonyms.entry_of(topic.include[0]) is None):
+            return None
+        return Expansion(self.compile(topic), occurs)
 
     def compile(self, topic: Topic) -> TopicForm:
         """The boolean form a topic is matched by (memoised).

@@ -8,7 +8,7 @@ from bot.releases import Release
 from bot.text import LANGUAGES, match_key, typo_budget, typo_distance
 from bot.topics.terms import STOPWORDS, Seq, words
 
-__all__ = ["PreparedRelease", "prepare"]
+__all__ = ["PreparedRelease", "occurs", "prepare"]
 
 
 class PreparedRelease:
@@ -97,3 +97,10 @@ class PreparedRelease:
 def prepare(release: Release) -> PreparedRelease:
     """The prepared form of ``release``, memoised for recent releases."""
     return PreparedRelease(release)
+
+
+def occurs(release: Release, seq: Seq, fuzzy: bool) -> bool:
+    """Whether the term ``seq`` occurs in ``release`` (:meth:`PreparedRelease.contains`): the
+    rule the search index is asked to evaluate on many releases at once
+    (:data:`bot.search.occurrences.Contains`)."""
+    return prepare(release).contains(seq, fuzzy=fuzzy)

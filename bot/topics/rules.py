@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -66,17 +65,6 @@ async def add(store: Store, chat_id: int, thread_id: int, topic: Topic,
     return AddOutcome(AddStatus.ADDED if added else AddStatus.DUPLICATE, len(subs))
 
 
-def counter(matcher: TopicMatcher, index: SearchIndex) -> TopicCounter:
-    """The topic counter of this index (one per index and matcher, kept with the index)."""
-    found = _COUNTERS.get(index)
-    if found is None or found.matcher is not matcher:
-        found = _COUNTERS[index] = TopicCounter(index, matcher)
-    return found
-
-
-_COUNTERS: weakref.WeakKeyDictionary[SearchIndex, TopicCounter] = weakref.WeakKeyDictionary()
-
-
 @dataclass(frozen=True)
 class MatchCounts:
     """How many of the ``total`` indexed releases each topic matches (always all of them)."""
@@ -90,7 +78,7 @@ async def count_matches(matcher: TopicMatcher, topics: Sequence[Topic],
     """How many indexed releases each topic matches, counted on the index's postings (see
     :mod:`bot.topics.count`) in a worker thread: complete, and what the topics will match."""
     total = len(index)
-    counts = await asyncio.to_thread(counter(matcher, index).counts, topics)
+    counts = await asyncio.to_thread(TopicCounter(index, matcher).counts, topics)
     return MatchCounts(counts, total)
 
 

@@ -64,13 +64,6 @@ class Synonyms:
         """What stands for entry ``index``: its terms keyed in their languages, words first."""
         return self._alternatives[index]
 
-    def of_text(self, text: str) -> list[tuple[str, str]]:
-        """Every (language, term) of the entry ``text`` names, else []."""
-        index = self.entry_of(" ".join(words(text)))
-        if index is None:
-            return []
-        return self.entries[index].terms_by_language()
-
     def spelt(self, tokens: list[str]) -> str | None:
         """The taxonomy term ``tokens`` spell, exactly (kept as typed) or within typos
         (replaced by the term's own spelling); None if they spell none."""

@@ -6,6 +6,7 @@ just shapes the result into the word sequences that parsing, the taxonomy and ma
 
 from __future__ import annotations
 
+from bot.search.occurrences import Alt, Seq
 from bot.text import ANY_STOPWORDS, LANGUAGES, match_key
 from bot.text import tokenize as words
 
@@ -15,11 +16,6 @@ __all__ = ["STOPWORDS", "Alt", "Seq", "alternatives", "content", "keys_of", "tri
 # Topic words and release words drop the stop words of every language alike, so that a
 # phrase's words are adjacent on both sides whatever the language ("travail des enfants").
 STOPWORDS = ANY_STOPWORDS
-
-#: A term's content words as (folded word, key) pairs, stopwords removed.
-Seq = tuple[tuple[str, str], ...]
-#: A term keyed in one language: it is looked for in releases of that language only.
-Alt = tuple[str, Seq]
 
 
 def content(text: str, lang: str = "en") -> Seq:

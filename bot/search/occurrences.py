@@ -1,0 +1,404 @@
+"""Which releases a boolean form of terms matches, by the topic rule, evaluated on the index:
+complete, and equal to what that rule says release by release.
+
+One rule decides where a term occurs: the topic rule (:mod:`bot.topics`; strict word keys in
+the release's language, typos forgiven, title, summary, place and the release's own topics
+read, a phrase's words adjacent once stop words are dropped). Topic counts (``/subscribe``,
+``/topics``) and search's taxonomy expansion (``/search OSH``) both ask this module, so they
+cannot disagree with each other or with the alerts.
+
+A :class:`TermForm` is what a topic compiles to: every include group is a few alternatives
+(language, words), one of which must occur; no exclusion may occur (exactly). Each
+alternative is evaluated on the index's postings as bitsets:
+
+* **sure**: releases that certainly contain it. A word's postings are keyed by its light
+  stem; the topic key is a function of that stem (``root(stem, strict=True)``), so every
+  vocabulary term with the wanted key gives its releases, restricted to the alternative's
+  language. Postings found in the title or summary are sure; those found only in the "meta"
+  fields (place, kind, topics, countries: the rule reads place and topics, not kind or
+  countries) and joined forms of hyphenated words ("lowcost", which the rule never sees) are
+  not.
+* **maybe**: releases it may contain: the rest of those, releases with a typo of a word
+  (candidates are the vocabulary terms a typo could hide behind), and for phrases the
+  releases with every word whose word sequence does not settle adjacency. Phrases are
+  settled on the index's word sequences (title and summary) when every word's family code
+  stands for the wanted key only and the words between are stop words.
+
+Only "maybe" releases inside the form's candidates are checked one by one with the rule
+itself (a :data:`Contains` the caller gives), so the answer is exact and the cost grows with
+the doubtful releases, not with the archive. Results per alternative are cached until the
+index changes.
+
+Known approximation, on the side of a match being counted late rather than wrong: French and
+Spanish typo candidates are found by their stems only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import NamedTuple
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from bot.releases import Release
+from bot.search.bitsets import bits_from, members
+from bot.search.fields import LANG_BIT
+from bot.search.filters import Filters
+from bot.search.vocabulary import decode_id
+from bot.text import ANY_STOPWORDS, LANGUAGES, root, stem, typo_budget, typo_distance
+from bot.text.stem import english_forms
+
+__all__ = ["Alt", "Contains", "Expansion", "Occurrences", "Seq", "TermForm"]
+
+#: A term's content words as (folded word, strict key) pairs, stop words removed.
+Seq = tuple[tuple[str, str], ...]
+#: A term keyed in one language: it is looked for in releases of that language only.
+Alt = tuple[str, Seq]
+#: The rule itself, for one release: whether the term ``seq`` occurs in it (``fuzzy``: typos
+#: forgiven). The index only narrows down the releases it must be asked about.
+Contains = Callable[[Release, Seq, bool], bool]
+
+# Field classes of a posting (see bot.search.fields): field * 4 + part * 2 + multi; fields are
+# title 0, meta 1, summary 2. Meta without "multi" is meta only; title with "multi" may be
+# title + meta.
+_META_ONLY = frozenset({4, 6})
+_MAYBE_META = frozenset({1, 3, 4, 5, 6, 7})
+# A release with nothing but a place or a topic, to ask the rule about those values alone.
+_PROBE = Release(id="", kind="", title="", date=date.min, place=None, summary="")
+
+
+@dataclass(frozen=True, slots=True)
+class TermForm:
+    """A boolean form over terms: per include group, the alternatives that satisfy it (one
+    must occur, fuzzily, in a release of its language); exclusion alternatives (none may
+    occur, exactly). A topic compiles to one (:meth:`bot.topics.TopicMatcher.compile`)."""
+
+    include: tuple[tuple[Alt, ...], ...]
+    exclude: tuple[Alt, ...]
+
+
+class Expansion(NamedTuple):
+    """What a query names in the topic taxonomy: the form it stands for and the rule that
+    decides, release by release, whether a term occurs."""
+
+    form: TermForm
+    contains: Contains
+
+
+def strict_key(term: str, lang: str) -> str:
+    """The topic key of an indexed term (a light stem in ``lang``)."""
+    return root(term, lang, strict=True)
+
+
+@dataclass(slots=True)
+class _Alt:
+    """An alternative's releases: sure ones, and doubtful ones (checked with the rule)."""
+
+    sure: int
+    maybe: int
+
+
+_Key = tuple[str, Seq, bool]
+
+
+@dataclass(slots=True)
+class Plan:
+    """A form half evaluated: the candidates, each alternative's sets, and the doubtful
+    releases (read from the index) that the rule must settle, by alternative."""
+
+    within: int
+    include: list[list[tuple[_Key, _Alt]]]
+    exclude: list[tuple[_Key, _Alt]]
+    #: alternative -> the releases the rule must check
+    doubts: dict[_Key, list[tuple[int, Release]]] = field(default_factory=dict)
+
+    def settle(self, contains: Contains) -> int:
+        """The releases (a bitset of slots) the form matches. Needs no lock: it reads only
+        what :meth:`Occurrences.plan` took from the index."""
+        found: dict[_Key, int] = {}
+        for (lang, seq, fuzzy), doubtful in self.doubts.items():
+            found[(lang, seq, fuzzy)] = bits_from(
+                [slot for slot, release in doubtful if contains(release, seq, fuzzy)])
+        result = self.within
+        for alts in self.include:
+            any_alt = 0
+            for key, alt in alts:
+                any_alt |= alt.sure | found.get(key, 0)
+            result &= any_alt
+        for key, alt in self.exclude:
+            result &= ~(alt.sure | found.get(key, 0))
+        return result
+
+
+class Occurrences:
+    """Evaluates term forms on one index (see the module docstring). Every method but
+    :meth:`Plan.settle` must be called with the index's lock held."""
+
+    def __init__(self, index: Filters) -> None:
+        self._index = index
+        self._terms_seen: object = None
+        self._keyed = 0
+        self._en_keys: dict[str, list[int]] = {}
+        self._letters: dict[str, list[str]] = {}
+        self._letter_keys: dict[str, list[str]] = {}
+        self._stop_terms = {lang: frozenset(stem(w, lang) for w in ANY_STOPWORDS)
+                            for lang in LANGUAGES}
+        self._stop_codes: dict[str, tuple[bytes, bytes]] = {}
+        self._generation = -1
+        self._alts: dict[tuple[_Key, Contains], _Alt] = {}
+        # (word, key, language) -> (vocabulary size when found, term ids)
+        self._typos: dict[tuple[str, str, str], tuple[int, list[int]]] = {}
+
+    def plan(self, form: TermForm, contains: Contains) -> Plan:
+        """Evaluate ``form`` as far as the postings go (and, for place and topics, the
+        rule on their distinct values); :meth:`Plan.settle` finishes."""
+        index = self._index
+        self._sync()
+        include = [[((lang, seq, True), self._alt(lang, seq, True, contains))
+                    for lang, seq in alts] for alts in form.include]
+        exclude = [((lang, seq, False), self._alt(lang, seq, False, contains))
+                   for lang, seq in form.exclude]
+        within = index._live
+        for alts in include:
+            any_alt = 0
+            for _, alt in alts:
+                any_alt |= alt.sure | alt.maybe
+            within &= any_alt
+        for _, alt in exclude:
+            within &= ~alt.sure
+        plan = Plan(within, include, exclude)
+        for key, alt in [pair for alts in include for pair in alts] + exclude:
+            if alt.maybe & within and key not in plan.doubts:
+                slots = list(members(alt.maybe & within))
+                plan.doubts[key] = list(zip(slots, index._releases_of(slots), strict=True))
+        return plan
+
+    # -- the index's vocabulary, keyed the topic way ------------------------------------------
+
+    def _sync(self) -> None:
+        """Catch up with the index's vocabulary (terms are only ever appended)."""
+        index = self._index
+        if index._terms is not self._terms_seen:  # a restored snapshot: start afresh
+            self._terms_seen = index._terms
+            self._keyed = 0
+            self._en_keys, self._letters, self._letter_keys = {}, {}, {}
+            self._typos = {}
+            self._generation = -1
+        terms = index._terms
+        for tid in range(self._keyed, len(terms)):
+            term = terms[tid]
+            self._en_keys.setdefault(strict_key(term, "en"), []).append(tid)
+            if term.isalpha() and len(term) >= 3:
+                self._letters.setdefault(term[0], []).append(term)
+                self._letter_keys.setdefault(term[0], []).append(strict_key(term, "en"))
+        self._keyed = len(terms)
+        if index._generation != self._generation:
+            self._generation = index._generation
+            self._alts = {}
+            self._stop_codes = {lang: self._stops(lang) for lang in LANGUAGES}
+
+    def _stops(self, lang: str) -> tuple[bytes, bytes]:
+        """Regex alternations of the sequence codes of stop words in ``lang``: those that
+        are surely stop words, and those that may be."""
+        index, stop_terms = self._index, self._stop_terms[lang]
+        sure, maybe = set(), set()
+        for term in stop_terms:
+            code = index._sequence_code(term)
+            if code is None:
+                continue
+            maybe.add(code)
+            family = index._family_of(decode_id(code))
+            if all(index._terms[t] in stop_terms for t in family):
+                sure.add(code)
+        return _alternation(sure), _alternation(maybe)
+
+    def _exact(self, key: str, lang: str) -> list[int]:
+        """Term ids whose topic key in ``lang`` is ``key`` (and seen in that language)."""
+        index = self._index
+        if lang == "en":
+            tids = self._en_keys.get(key, [])
+        else:
+            tid = index._term_id.get(key)
+            tids = [] if tid is None else [tid]
+        bit = LANG_BIT[lang]
+        return [t for t in tids if index._term_langs[t] & bit and index._df[t]]
+
+    def _typo(self, word: str, key: str, lang: str) -> list[int]:
+        """Term ids not of ``key`` that may stand for a release word within a typo of ``word``
+        (a superset: what they hold is checked release by release)."""
+        cache_key = (word, key, lang)
+        cached = self._typos.get(cache_key)
+        if cached is not None and cached[0] == self._keyed:
+            return cached[1]
+        index = self._index
+        budget = typo_budget(len(word))
+        found: list[int] = []
+        if budget and word.isalpha():
+            bucket = self._letters.get(word[0], [])
+            near = {c for c, _, _ in process.extract(
+                word, bucket, scorer=Levenshtein.distance, score_cutoff=2 * budget + 3,
+                limit=None)}
+            keys = self._letter_keys.get(word[0], []) if lang == "en" else bucket
+            near.update(bucket[i] for _, _, i in process.extract(
+                key, keys, scorer=Levenshtein.distance, score_cutoff=2 * budget, limit=None))
+            exact = set(self._exact(key, lang))
+            bit = LANG_BIT[lang]
+            for term in near:
+                tid = index._term_id[term]
+                if tid in exact or not index._term_langs[tid] & bit or not index._df[tid]:
+                    continue
+                term_key = strict_key(term, lang)
+                words = english_forms(term) if lang == "en" else (term,)
+                if any(len(w) >= 5 and w.isalpha()
+                       and typo_distance(word, key, w, term_key) is not None for w in words):
+                    found.append(tid)
+        self._typos[cache_key] = (self._keyed, found)
+        return found
+
+    def _typo_sure(self, word: str, key: str, lang: str, tid: int) -> bool:
+        """Whether every word the term may come from is within a typo of ``word``."""
+        if lang != "en":
+            return False
+        term = self._index._terms[tid]
+        return all(len(w) >= 5 and w.isalpha()
+                   and typo_distance(word, key, w, strict_key(term, lang)) is not None
+                   for w in english_forms(term))
+
+    def _postings(self, tids: list[int], classes: frozenset[int] | None = None) -> int:
+        index = self._index
+        bits = 0
+        for tid in tids:
+            mask = index._classes[tid]
+            for cls in range(mask.bit_length()):
+                if mask >> cls & 1 and (classes is None or cls in classes):
+                    bits |= index._bits_of(tid * 16 + cls)
+        return bits
+
+    # -- alternatives ----------------------------------------------------------------------
+
+    def _alt(self, lang: str, seq: Seq, fuzzy: bool, contains: Contains) -> _Alt:
+        cache_key = ((lang, seq, fuzzy), contains)
+        alt = self._alts.get(cache_key)
+        if alt is None:
+            if not self._index._languages.get(lang):
+                alt = _Alt(0, 0)  # no release in that language: nothing to look up
+            else:
+                if len(seq) == 1:
+                    sure, maybe, meta = self._word(lang, seq[0], fuzzy)
+                else:
+                    sure, maybe, meta = self._phrase(lang, seq, fuzzy)
+                # Those with the term only in place, kind, topics or countries: the rule reads
+                # place and topics, so ask it about their distinct values.
+                sure |= meta & ~maybe & self._in_values(lang, seq, fuzzy, contains)
+                alt = _Alt(sure, maybe)
+            self._alts[cache_key] = alt
+        return alt
+
+    def _in_values(self, lang: str, seq: Seq, fuzzy: bool, contains: Contains) -> int:
+        """The releases in ``lang`` whose place, or one of whose own topics, holds the term."""
+        index = self._index
+        bits = 0
+        probe = replace(_PROBE, language=lang)
+        for place in index._places:
+            if contains(replace(probe, place=place), seq, fuzzy):
+                bits |= index._bits_of(("place", place))
+        for topic in index._topic_values:
+            if contains(replace(probe, topics=(topic,)), seq, fuzzy):
+                bits |= index._bits_of(("topic", topic))
+        return bits & index._bits_of(("lang", lang))
+
+    def _word(self, lang: str, pair: tuple[str, str], fuzzy: bool) -> tuple[int, int, int]:
+        """The releases sure to hold the word, those that may, and those with it only in a
+        meta field."""
+        index = self._index
+        word, key = pair
+        sure = maybe = meta = 0
+        typos = self._typo(word, key, lang) if fuzzy else []
+        sure_typos = {tid for tid in typos if self._typo_sure(word, key, lang, tid)}
+        for tid in [*self._exact(key, lang), *typos]:
+            mask = index._classes[tid]
+            doubtful = tid in index._joined or (tid in typos and tid not in sure_typos)
+            for cls in range(mask.bit_length()):
+                if mask >> cls & 1:
+                    bits = index._bits_of(tid * 16 + cls)
+                    if doubtful:
+                        maybe |= bits
+                    elif cls in _META_ONLY:
+                        meta |= bits
+                    else:
+                        sure |= bits
+        in_lang = index._bits_of(("lang", lang))
+        sure &= in_lang
+        return sure, maybe & in_lang & ~sure, meta & in_lang & ~sure
+
+    def _phrase(self, lang: str, seq: Seq, fuzzy: bool) -> tuple[int, int, int]:
+        """As :meth:`_word`, for a phrase (its words adjacent, in order)."""
+        index = self._index
+        in_lang = index._bits_of(("lang", lang))
+        exact_all = candidates = in_lang
+        meta = in_lang
+        impure = 0
+        sure_codes: list[bytes] = []
+        maybe_codes: list[bytes] = []
+        for word, key in seq:
+            exact = self._exact(key, lang)
+            typos = self._typo(word, key, lang) if fuzzy else []
+            exact_bits = self._postings(exact)
+            exact_all &= exact_bits
+            candidates &= exact_bits | self._postings(typos)
+            meta &= self._postings(exact + typos, _MAYBE_META)
+            codes, others = self._codes(exact, key, lang)
+            # A release with another word of the same family code: the code proves nothing.
+            impure |= self._postings(others)
+            sure_codes.append(_alternation(codes))
+            maybe_codes.append(_alternation(codes | self._codes(typos, key, lang)[0]))
+        if not candidates:
+            return 0, 0, 0
+        sure_stops, maybe_stops = self._stop_codes[lang]
+        sure_re = _phrase_re(sure_codes, sure_stops)
+        maybe_re = _phrase_re(maybe_codes, maybe_stops)
+        sequences = index._sequences
+        provable = exact_all & ~impure
+        sure, maybe, in_meta = [], [], []
+        for slot in members(candidates):
+            sequence = sequences[slot]
+            if sure_re is not None and provable >> slot & 1 and sure_re.search(sequence):
+                sure.append(slot)
+            elif maybe_re is not None and maybe_re.search(sequence):
+                maybe.append(slot)
+            elif meta >> slot & 1:
+                in_meta.append(slot)
+        return bits_from(sure), bits_from(maybe), bits_from(in_meta)
+
+    def _codes(self, tids: list[int], key: str, lang: str) -> tuple[set[bytes], list[int]]:
+        """Sequence codes of these terms, and the other terms sharing those codes (another
+        key, or a stop word): a release without those has these words where it has a code."""
+        index = self._index
+        stop_terms = self._stop_terms[lang]
+        codes: set[bytes] = set()
+        others: list[int] = []
+        for tid in tids:
+            code = index._sequence_code(index._terms[tid])
+            if code is None or code in codes:
+                continue
+            codes.add(code)
+            others.extend(t for t in index._family_of(decode_id(code))
+                          if strict_key(index._terms[t], lang) != key
+                          or index._terms[t] in stop_terms)
+        return codes, others
+
+
+def _alternation(codes: set[bytes]) -> bytes:
+    return b"|".join(re.escape(code) for code in sorted(codes))
+
+
+def _phrase_re(words: list[bytes], stops: bytes) -> re.Pattern[bytes] | None:
+    """Words' codes in order with only stop words between; None if a word has no code."""
+    if not all(words):
+        return None
+    gap = b"(?:" + stops + b")*" if stops else b""
+    return re.compile(gap.join(b"(?:" + w + b")" for w in words))
