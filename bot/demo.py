@@ -32,7 +32,9 @@ from bot.config import (
     TelegramSettings,
 )
 from bot.emulator import Emulator
+from bot.i18n import translations
 from bot.store import Store
+from bot.text.languages import LANGUAGES
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEMO_TOKEN = "100000001:DEMO-not-a-real-token"
@@ -179,10 +181,14 @@ class DemoChat:
         return True
 
     async def press_more(self) -> bool:
-        """Press the newest "More" button, or else the newest message's first button."""
+        """Press the newest "More" button (in whichever language the chat is in); False if
+        the newest buttons have none: tapping another one instead could unsubscribe."""
         _, buttons = self.buttons()
-        more = next((b["text"] for b in buttons if b["text"].startswith("More")), None)
-        return await self.press(more or "1")
+        more = next((b["text"] for b in buttons if b["text"].startswith(_MORE_LABELS)), None)
+        if more is None:
+            print("(there is no More button to press)")
+            return False
+        return await self.press(more)
 
     def add_channel(self, hint: str) -> None:
         """The user's channel, with the user and the bot as administrators."""
@@ -358,6 +364,9 @@ async def _tour(chat: DemoChat) -> None:
             await chat.add_release()
 
 
+#: How a "More ›" button starts in each language the bot speaks.
+_MORE_LABELS = tuple(translations(language).gettext("More ›").removesuffix("›").strip()
+                     for language in LANGUAGES)
 _PRESS = re.compile(r"^(?:press|tap)\s+(.+)$", re.IGNORECASE)
 
 

@@ -91,3 +91,18 @@ def test_keyboard_lines_show_rows() -> None:
         [{"text": "More ›", "callback_data": "c"}]]}}
     assert keyboard_lines(message) == ["[ Trafficking (4) ] [ Child labour (3) ]", "[ More › ]"]
     assert keyboard_lines(message, numbered=True)[1] == "3·[ More › ]"
+
+
+def test_interactive_more_pages_in_french_and_taps_nothing_else(
+        isolated: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`more` is the newest More button in the chat's language ("Suite ›" in French); with
+    none, it says so instead of tapping another button (here: removing a subscription)."""
+    lines = ["/language fr", "/topics", "more", "/subscribe trafficking", "/subscriptions",
+             "more", "/subscriptions", ""]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["demo", "--interactive"]) == 0
+    out = capsys.readouterr().out
+    assert "you> [taps “Suite › (2/" in out
+    assert "(there is no More button to press)" in out
+    assert "[taps “✖" not in out
+    assert out.count("1. trafficking") == 4  # listed, and still there after "more"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -35,3 +37,21 @@ async def test_bot_on_postgres_searches_and_alerts(emulator: Emulator, tmp_path:
         releases.write_text(json.dumps(data))
         messages = await emulator.wait_for_messages(user["id"], 3)
         assert "Coal mine safety week" in messages[2]["text"]
+
+
+async def test_two_bots_started_together_on_a_new_database_both_run(
+        emulator: Emulator, tmp_path: Path, postgres_url: str) -> None:
+    """Two processes started at once on an empty database (a fresh deployment): the schema
+    is created once, the second waits for it instead of failing on a duplicate table."""
+    apps = [build_application(dataclasses.replace(
+        make_settings(tmp_path / name, emulator.base_url),
+        storage=StorageSettings(database=postgres_url),
+        index_path=tmp_path / f"{name}.index")) for name in ("a", "b")]
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    async with contextlib.AsyncExitStack() as stack:
+        await asyncio.gather(*(stack.enter_async_context(running(app)) for app in apps))
+        user = emulator.add_user("Pat")
+        emulator.send_message(emulator.private_chat(user), "/latest 1", from_user=user)
+        [answer] = await emulator.wait_for_messages(user["id"], 1)
+        assert "Latest release" in answer["text"]

@@ -145,6 +145,8 @@ MIGRATIONS: dict[int, Callable[[AsyncConnection], Awaitable[None]]] = {
 SCHEMA_VERSION = max(MIGRATIONS)
 
 _VERSION_KEY = meta_table.c.key == "schema_version"
+#: The PostgreSQL advisory lock key that serialises migrations (any constant of our own).
+_MIGRATION_LOCK = 0x6E657773  # "news"
 
 
 async def schema_version(conn: AsyncConnection) -> int:
@@ -158,6 +160,10 @@ async def migrate(conn: AsyncConnection) -> None:
 
     Raises :class:`StoreError` for a database of a newer newsbot.
     """
+    if conn.dialect.name == "postgresql":
+        # Processes started together on a new database would otherwise all create the
+        # tables and all but one fail; the lock is held until the caller's commit.
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
     await conn.run_sync(lambda c: meta_table.create(c, checkfirst=True))
     current = await schema_version(conn)
     if current > SCHEMA_VERSION:
