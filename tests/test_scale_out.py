@@ -32,7 +32,7 @@ from bot.cluster import Lease
 from bot.config import ConfigError, DeliverySettings, load_settings
 from bot.delivery import Deliverer
 from bot.delivery.budget import SharedSlots
-from bot.delivery.lane import ALERT, REPLY, Lane
+from bot.delivery.lane import ALERT, ALONE_SHARE, REPLY, Lane
 from bot.emulator import Emulator, FloodLimits
 from bot.emulator.limits import FloodLimiter
 from bot.store import PENDING, SENT, Delivery, Store, StoreUnavailable, outbox_table
@@ -384,7 +384,7 @@ async def test_a_second_process_on_sqlite_is_refused_with_one_line(tmp_path: Pat
 
 
 class _MemorySlots:
-    """The booking rule of bot.budget.SharedSlots, with the counter in memory."""
+    """The booking rule of bot.delivery.budget.SharedSlots, with the counter in memory."""
 
     def __init__(self, interval: float, horizon: float = 0.5) -> None:
         self.interval, self.horizon = interval, horizon
@@ -438,6 +438,41 @@ async def test_a_reply_books_past_what_other_processes_booked_for_alerts() -> No
     assert await grid.book(1) == []  # an alert would have to wait
     result = await lane.send(lambda: asyncio.sleep(0, "ok"), chat_id=5, priority=REPLY)
     assert result == "ok" and grid.bookings[-1] == (1, True)
+    await lane.shutdown()
+
+
+class _RefusingSlots(_MemorySlots):
+    """A grid whose database refuses writes until ``refusing`` is cleared."""
+
+    refusing = True
+
+    async def book(self, count: int, *, urgent: bool = False) -> list[float]:
+        if self.refusing:
+            raise StoreUnavailable("the database is read-only", writing=True)
+        return await super().book(count, urgent=urgent)
+
+
+async def test_replies_go_out_at_a_share_of_the_rate_while_the_grid_cannot_be_booked() -> None:
+    lane = Lane(messages_per_second=20, margin=1.0)
+    grid = _RefusingSlots(lane.interval)
+    lane.share(grid)  # type: ignore[arg-type]
+    sent: list[float] = []
+
+    async def reply() -> None:
+        sent.append(time.monotonic())
+
+    async with asyncio.timeout(10):  # before the fix, the replies waited for ever
+        await asyncio.gather(*(lane.send(reply, chat_id=n, priority=REPLY) for n in range(5)))
+    assert len(sent) == 5  # nobody left without an answer
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= lane.interval * ALONE_SHARE * 0.9  # a share of the rate, not all of it
+    grid.refusing = False
+
+    async def booked_again() -> bool:
+        await lane.send(reply, chat_id=99, priority=REPLY)
+        return bool(grid.bookings)
+
+    await eventually(booked_again, what="slots booked on the grid again")
     await lane.shutdown()
 
 

@@ -99,6 +99,10 @@ MAX_CHATS = 10_000
 MAX_BOOKING = 64
 BOOKED_OUT_WAIT = 0.05
 STORE_FAILED_WAIT = 1.0
+#: While the grid cannot be booked (the database refuses writes), a process paces itself on its
+#: own clock at this fraction of the overall rate: people still get their replies, and up to
+#: this many processes in the same state together stay within Telegram's limit.
+ALONE_SHARE = 4
 
 #: Bot API methods that put a message into a chat or change one: Telegram counts these.
 MESSAGE_METHODS = frozenset({
@@ -192,6 +196,9 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
         self._owned: deque[float] = deque()  # wall-clock instants of slots booked for us
         self._background: set[asyncio.Task[None]] = set()
         self._store_problem: str | None = None
+        #: Until then (monotonic) the grid is not asked again: slots come from our own clock.
+        self._alone_until = 0.0
+        self._alone_next = 0.0  # wall-clock instant of the next slot taken alone
 
     def share(self, slots: SharedSlots) -> None:
         """Take global slots from ``slots`` (a grid shared by every process on the store)."""
@@ -408,7 +415,10 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
             while self._owned and self._owned[0] < wall - self.interval * ON_TIME:
                 self._owned.popleft()
             if not self._owned:
-                await self._book(len(waiting), urgent=min(p for p, _t in waiting) < ALERT)
+                if now < self._alone_until:
+                    self._take_alone(wall)
+                else:
+                    await self._book(len(waiting), urgent=min(p for p, _t in waiting) < ALERT)
                 continue
             if self._owned[0] > wall:
                 await asyncio.sleep(self._owned[0] - wall)
@@ -426,14 +436,24 @@ class Lane(BaseRateLimiter[dict[str, Any]]):
         except Exception as exc:
             if str(exc) != self._store_problem:
                 self._store_problem = str(exc)
-                log.error("cannot book sending slots in the database (%s); retrying", exc)
-            await asyncio.sleep(STORE_FAILED_WAIT)
+                log.error("cannot book sending slots in the database (%s); sending at 1/%d of "
+                          "the overall rate on this process's own clock meanwhile",
+                          exc, ALONE_SHARE)
+            self._alone_until = time.monotonic() + STORE_FAILED_WAIT
             return
+        if self._store_problem is not None:
+            log.info("sending slots are booked in the database again")
         self._store_problem = None
         if slots:
             self._owned.extend(slots)
         else:
             await asyncio.sleep(BOOKED_OUT_WAIT)
+
+    def _take_alone(self, wall: float) -> None:
+        """One slot on our own clock, :data:`ALONE_SHARE` intervals after the previous one."""
+        slot = max(wall, self._alone_next)
+        self._alone_next = slot + self.interval * ALONE_SHARE
+        self._owned.append(slot)
 
     def _forget_idle(self) -> None:
         if len(self._chats) < MAX_CHATS:
