@@ -30,7 +30,7 @@ from bot.delivery import LOCK_NAME, Deliverer, DeliveryLockHeld, holder_is_dead,
 from bot.emulator import Emulator, FloodLimits
 from bot.releases import Release
 from bot.render import release_html, release_plain
-from bot.store import ENDED, FAILED, PENDING, SENT, Delivery, OutboxRow, Store
+from bot.store import ENDED, FAILED, PENDING, SENT, Delivery, OutboxRow, Store, StoreUnavailable
 from tests.helpers import eventually
 
 TOKEN = "777001:delivery-test-token"
@@ -187,6 +187,26 @@ async def test_stopping_logs_what_was_delivered(emu: Emulator, store: Store, mak
     [line] = [r.getMessage() for r in caplog.records if "since start-up" in r.getMessage()]
     assert line.startswith("delivery since start-up: sent 1, plain_text 0, retried 0, failed 0")
     assert "the outgoing lane: sent 1, rate_limited 0, retried 0" in line
+
+
+async def test_a_store_that_answers_reads_but_refuses_writes_is_one_pause(
+        emu: Emulator, store: Store, make: Any, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A read-only PostgreSQL database: the lock's and the outbox's reads work, claims fail.
+    async def read_only(*_args: Any, **_kwargs: Any) -> list[Any]:
+        raise StoreUnavailable("cannot execute UPDATE in a read-only transaction", writing=True)
+
+    monkeypatch.setattr(store, "claim_due", read_only)
+    deliverer = await make(emu, interval_seconds=0.05)
+    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+        for _ in range(3):  # each pass fails at its claim
+            with pytest.raises(StoreUnavailable):
+                await deliverer.deliver_due()
+            deliverer.sender.store_failed(StoreUnavailable(
+                "cannot execute UPDATE in a read-only transaction", writing=True))
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("delivery paused" in line for line in said) == 1
+    assert not any("works again" in line for line in said)
 
 
 async def test_idle_waits_for_what_was_due_and_for_nothing_later(emu: Emulator, store: Store,

@@ -230,7 +230,6 @@ class Deliverer:
             sent_before = self.stats.sent
             await self.sender.mark_unmarked()
             await self.lock.hold()
-            self.sender.store_works()
             await self.lock.free_dead_claims()
             while not self._stopping and not self.sender.unmarked:
                 await self._wait_unpaused()
@@ -238,6 +237,8 @@ class Deliverer:
                 rows = (await self.store.claim_due(self.owner, clock.now(), room, CLAIM_LEASE,
                                                    skip_chats=self._busy)
                         if room > 0 else [])
+                if room > 0:  # the claim is a write: only a write tells the store works
+                    self.sender.store_works()
                 ready = self._ready(rows)
                 if not ready:
                     if not self._sends:
