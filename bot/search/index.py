@@ -41,7 +41,7 @@ from bot.search.fields import LANG_BIT, Analysis, analyze
 from bot.search.memory import release_free_memory
 from bot.search.occurrences import Contains, Occurrences, TermForm
 from bot.search.postings import LONG_LIST
-from bot.search.query import parse_query
+from bot.search.query import Query, parse_query
 from bot.search.ranking import Synonyms
 from bot.search.results import Hit, SearchResult
 from bot.search.suggest import Suggestions
@@ -86,15 +86,31 @@ class SearchIndex(Suggestions):
         The postings are read under the lock, the doubtful releases checked outside it, so
         searches keep running meanwhile. Call it from a worker thread.
         """
-        counts: list[int] = []
-        for form in forms:
-            if not form.include:
-                counts.append(len(self))
-                continue
+        return [self._matching(form, contains).bit_count() if form.include else len(self)
+                for form in forms]
+
+    def _matching(self, form: TermForm, contains: Contains) -> int:
+        """The releases ``form`` matches: the postings read under the lock, the doubtful
+        releases checked with ``contains`` without it, the verdicts kept under it again."""
+        with self._lock:
+            plan = self._occurrences.plan(form, contains)
+        found = plan.settle(contains)
+        if plan.verdicts:
             with self._lock:
-                plan = self._occurrences.plan(form, contains)
-            counts.append(plan.settle(contains).bit_count())
-        return counts
+                self._occurrences.record(plan)
+        return found
+
+    def _presettle(self, parsed: Query) -> None:
+        """Check, without the lock, the doubtful releases of the taxonomy entries ``parsed``
+        names (the whole query, else each word), as :meth:`_run` will ask for them: it then
+        finds only releases added meanwhile to check (under the lock)."""
+        if self._synonyms is None:
+            return
+        whole = self._synonyms(parsed.topic_text) if parsed.topic_text else None
+        entries = [whole] if whole is not None else [self._synonyms(t) for t in parsed.terms()]
+        for expansion in entries:
+            if expansion is not None:
+                self._matching(*expansion)
 
     def get(self, release_id: str) -> Release | None:
         """The indexed release with this id, if any."""
@@ -161,6 +177,7 @@ class SearchIndex(Suggestions):
         parsed = parse_query(query)
         if not parsed.terms() and not parsed.has_filters:
             return SearchResult([], 0, None)
+        self._presettle(parsed)
         with self._lock:
             ranked, total, partial = self._run(parsed, offset + limit, language_of(language))
             page = ranked[offset:]
@@ -172,10 +189,10 @@ class SearchIndex(Suggestions):
 
     # -- persistence (the file format is bot.search.snapshot's) ---------------------------
 
-    #: Caches: the synonym matches (with ``_occurrences``' own, the only state a search
-    #: writes) and the build's memo of word codes. A snapshot leaves them out;
-    #: :meth:`from_state` starts them empty.
-    CACHES = frozenset({"_synonym_cache", "_sequence_id"})
+    #: Caches: the build's memo of word codes (``_occurrences`` holds the other, the only
+    #: state a search writes). A snapshot leaves them out; :meth:`from_state` starts them
+    #: empty.
+    CACHES = frozenset({"_sequence_id"})
     #: Not saved either: what follows from the rest (rebuilt on loading, which also makes
     #: equal strings one object again), and what belongs to this process (its lock, the
     #: synonyms of its topics, the topic-rule evaluator bound to it).
