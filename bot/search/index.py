@@ -153,6 +153,21 @@ class SearchIndex(Suggestions):
             with self._lock:
                 self._sequence_id = {}
             release_free_memory()
+        if added:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Check the releases just added against the taxonomy entries and topics searched or
+        counted before (:meth:`Occurrences.catch_up`), without the lock, so that the next
+        search or count finds them settled."""
+        with self._lock:
+            plans = self._occurrences.catch_up()
+        for contains, plan in plans:
+            plan.settle(contains)
+        if plans:
+            with self._lock:
+                for _, plan in plans:
+                    self._occurrences.record(plan)
 
     # -- searching ----------------------------------------------------------------------------
 

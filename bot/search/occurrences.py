@@ -34,10 +34,10 @@ without the index's lock (:meth:`Plan.settle`) and its verdicts are kept
 Each alternative's sets are kept across index changes: whether a release holds a term
 depends on that release alone, and a slot's release never changes (an update takes a new
 slot, and slots are never reused). Releases added since an alternative was evaluated are
-simply doubtful, checked with the rule when a form needs them; only past
+simply doubtful: the index checks them with the rule right after adding them
+(:meth:`Occurrences.catch_up`), or a form does when it needs them; only past
 :data:`RECHECK_LIMIT` of them (a bulk load) are the postings read again, for them alone. So
-after an ingest of a few releases, a search or count costs what a repeat does, plus the
-rule on those releases.
+after an ingest, a search or count costs what a repeat does.
 
 Known approximation, on the side of a match being counted late rather than wrong: French and
 Spanish typo candidates are found by their stems only.
@@ -221,6 +221,27 @@ class Occurrences:
         if doubtful:
             plan.releases = index._releases.detach(members(doubtful))
         return plan
+
+    def catch_up(self) -> list[tuple[Contains, Plan]]:
+        """Plans (by rule) that check every kept alternative on the releases added since it
+        was last brought up to date, unless they are more than :data:`RECHECK_LIMIT`."""
+        index = self._index
+        self._sync()
+        plans: dict[Contains, Plan] = {}
+        for key, contains in list(self._alts):
+            upto = self._alts[(key, contains)].upto
+            if len(index._releases) - upto > RECHECK_LIMIT:
+                continue
+            alt = self._alt(key, contains)
+            new = alt.maybe & index._live >> upto << upto
+            if new:
+                plan = plans.setdefault(contains, Plan(0, [], [], {}))
+                plan.alts[key] = alt
+                plan.doubts[key] = list(members(new))
+        for plan in plans.values():
+            slots = sorted({slot for doubtful in plan.doubts.values() for slot in doubtful})
+            plan.releases = index._releases.detach(slots)
+        return list(plans.items())
 
     @staticmethod
     def record(plan: Plan) -> None:
