@@ -201,8 +201,7 @@ class Occurrences:
         self._sync()
         keys = [[(lang, seq, True) for lang, seq in alts] for alts in form.include]
         excluded = [(lang, seq, False) for lang, seq in form.exclude]
-        every = [key for group in keys for key in group] + excluded
-        alts = {key: self._alt(key, contains) for key in every}
+        alts = {key: self._alt(key, contains) for key in _keys(form)}
         within = index._live
         for group in keys:
             any_alt = 0
@@ -221,6 +220,20 @@ class Occurrences:
         if doubtful:
             plan.releases = index._releases.detach(members(doubtful))
         return plan
+
+    def missing(self, form: TermForm, contains: Contains) -> list[_Key]:
+        """The alternatives of ``form`` whose postings :meth:`plan` would read: call
+        :meth:`evaluate` for each first, one per hold of the lock, to keep each hold short."""
+        self._sync()
+        slots = len(self._index._releases)
+        return [key for key in _keys(form)
+                if (alt := self._alts.get((key, contains))) is None
+                or slots - alt.upto > RECHECK_LIMIT]
+
+    def evaluate(self, key: _Key, contains: Contains) -> None:
+        """Read one alternative's postings (see :meth:`missing`)."""
+        self._sync()
+        self._alt(key, contains)
 
     def catch_up(self) -> list[tuple[Contains, Plan]]:
         """Plans (by rule) that check every kept alternative on the releases added since it
@@ -488,6 +501,12 @@ class Occurrences:
                           if strict_key(index._terms[t], lang) != key
                           or index._terms[t] in stop_terms)
         return codes, others
+
+
+def _keys(form: TermForm) -> list[_Key]:
+    """The form's alternatives, keyed as :class:`Occurrences` keeps them."""
+    return ([(lang, seq, True) for alts in form.include for lang, seq in alts]
+            + [(lang, seq, False) for lang, seq in form.exclude])
 
 
 def _alternation(codes: set[bytes]) -> bytes:
