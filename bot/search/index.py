@@ -96,6 +96,10 @@ class SearchIndex(Suggestions):
         """The releases ``form`` matches: the postings read under the lock, the doubtful
         releases checked with ``contains`` without it, the verdicts kept under it again.
         Each alternative's postings are read in a hold of the lock of its own (milliseconds)."""
+        while True:
+            with self._lock:
+                if self._occurrences.key_vocabulary():
+                    break
         with self._lock:
             missing = self._occurrences.missing(form, contains)
         for key in missing:

@@ -46,10 +46,8 @@ Spanish typo candidates are found by their stems only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
-from typing import NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -58,21 +56,23 @@ from bot.releases import Release
 from bot.search.bitsets import bits_from, members
 from bot.search.fields import LANG_BIT
 from bot.search.filters import Filters
-from bot.search.packed import Detached
+from bot.search.forms import (
+    Alt,
+    AltSets,
+    Contains,
+    Expansion,
+    Key,
+    Plan,
+    Seq,
+    TermForm,
+    alt_keys,
+)
 from bot.search.vocabulary import decode_id
 from bot.text import ANY_STOPWORDS, LANGUAGES, root, stem, typo_budget, typo_distance
 from bot.text.stem import english_forms
 
 __all__ = ["RECHECK_LIMIT", "Alt", "Contains", "Expansion", "Occurrences", "Plan", "Seq",
            "TermForm"]
-
-#: A term's content words as (folded word, strict key) pairs, stop words removed.
-Seq = tuple[tuple[str, str], ...]
-#: A term keyed in one language: it is looked for in releases of that language only.
-Alt = tuple[str, Seq]
-#: The rule itself, for one release: whether the term ``seq`` occurs in it (``fuzzy``: typos
-#: forgiven). The index only narrows down the releases it must be asked about.
-Contains = Callable[[Release, Seq, bool], bool]
 
 # Field classes of a posting (see bot.search.fields): field * 4 + part * 2 + multi; fields are
 # title 0, meta 1, summary 2. Meta without "multi" is meta only; title with "multi" may be
@@ -86,93 +86,17 @@ _PROBE = Release(id="", kind="", title="", date=date.min, place=None, summary=""
 #: (for those releases only) rather than each release checked with the rule: reading the
 #: postings of one alternative costs milliseconds, the rule a third of one per release.
 RECHECK_LIMIT = 256
+#: Vocabulary terms keyed per hold of the lock (see :meth:`Occurrences.key_vocabulary`):
+#: about 10 ms.
+KEY_STEP = 1024
 #: Alternatives kept (least recently used dropped first): two bitsets each, at most 25 kB
 #: at 100,000 releases. The taxonomy has about 300.
 ALT_CACHE_LIMIT = 2048
 
 
-@dataclass(frozen=True, slots=True)
-class TermForm:
-    """A boolean form over terms: per include group, the alternatives that satisfy it (one
-    must occur, fuzzily, in a release of its language); exclusion alternatives (none may
-    occur, exactly). A topic compiles to one (:meth:`bot.topics.TopicMatcher.compile`)."""
-
-    include: tuple[tuple[Alt, ...], ...]
-    exclude: tuple[Alt, ...]
-
-
-class Expansion(NamedTuple):
-    """What a query names in the topic taxonomy: the form it stands for and the rule that
-    decides, release by release, whether a term occurs."""
-
-    form: TermForm
-    contains: Contains
-
-
 def strict_key(term: str, lang: str) -> str:
     """The topic key of an indexed term (a light stem in ``lang``)."""
     return root(term, lang, strict=True)
-
-
-@dataclass(slots=True)
-class _Alt:
-    """An alternative's releases: sure ones, and doubtful ones (to check with the rule);
-    slots from ``upto`` on were added since (see the module docstring)."""
-
-    sure: int
-    maybe: int
-    upto: int
-
-
-_Key = tuple[str, Seq, bool]
-
-
-@dataclass(slots=True)
-class Plan:
-    """A form half evaluated: the candidates, each alternative's sure releases, and the
-    doubtful releases (taken from the index, decoded later) that the rule must settle."""
-
-    within: int
-    include: list[list[tuple[_Key, int]]]
-    exclude: list[tuple[_Key, int]]
-    #: the cached alternatives, to record the verdicts in
-    alts: dict[_Key, _Alt]
-    #: alternative -> the slots the rule must check
-    doubts: dict[_Key, list[int]] = field(default_factory=dict)
-    releases: Detached | None = None
-    #: alternative -> (slots checked, those that hold it), once settled
-    verdicts: dict[_Key, tuple[int, int]] = field(default_factory=dict)
-
-    def settle(self, contains: Contains) -> int:
-        """The releases (a bitset of slots) the form matches. Needs no lock: it reads only
-        what :meth:`Occurrences.plan` took from the index."""
-        doubting: dict[int, list[_Key]] = {}
-        for key, slots in self.doubts.items():
-            for slot in slots:
-                doubting.setdefault(slot, []).append(key)
-        found: dict[_Key, list[int]] = {key: [] for key in self.doubts}
-        if self.releases is not None:
-            # Release by release, so the rule's per-release preparation is done once each.
-            for slot, release in zip(self.releases.slots, self.releases.decode(), strict=True):
-                assert release is not None, "a live slot lost its release"
-                for lang, seq, fuzzy in doubting[slot]:
-                    if contains(release, seq, fuzzy):
-                        found[(lang, seq, fuzzy)].append(slot)
-        self.verdicts = {key: (bits_from(slots), bits_from(found[key]))
-                         for key, slots in self.doubts.items()}
-        result = self.within
-        for alts in self.include:
-            any_alt = 0
-            for key, sure in alts:
-                any_alt |= sure | self._found(key)
-            result &= any_alt
-        for key, sure in self.exclude:
-            result &= ~(sure | self._found(key))
-        return result
-
-    def _found(self, key: _Key) -> int:
-        verdict = self.verdicts.get(key)
-        return 0 if verdict is None else verdict[1]
 
 
 class Occurrences:
@@ -190,7 +114,7 @@ class Occurrences:
                             for lang in LANGUAGES}
         self._stop_codes: dict[str, tuple[bytes, bytes]] = {}
         self._generation = -1
-        self._alts: dict[tuple[_Key, Contains], _Alt] = {}
+        self._alts: dict[tuple[Key, Contains], AltSets] = {}
         # (word, key, language) -> (vocabulary size when found, term ids)
         self._typos: dict[tuple[str, str, str], tuple[int, list[int]]] = {}
 
@@ -201,7 +125,7 @@ class Occurrences:
         self._sync()
         keys = [[(lang, seq, True) for lang, seq in alts] for alts in form.include]
         excluded = [(lang, seq, False) for lang, seq in form.exclude]
-        alts = {key: self._alt(key, contains) for key in _keys(form)}
+        alts = {key: self._alt(key, contains) for key in alt_keys(form)}
         within = index._live
         for group in keys:
             any_alt = 0
@@ -221,16 +145,16 @@ class Occurrences:
             plan.releases = index._releases.detach(members(doubtful))
         return plan
 
-    def missing(self, form: TermForm, contains: Contains) -> list[_Key]:
+    def missing(self, form: TermForm, contains: Contains) -> list[Key]:
         """The alternatives of ``form`` whose postings :meth:`plan` would read: call
         :meth:`evaluate` for each first, one per hold of the lock, to keep each hold short."""
         self._sync()
         slots = len(self._index._releases)
-        return [key for key in _keys(form)
+        return [key for key in alt_keys(form)
                 if (alt := self._alts.get((key, contains))) is None
                 or slots - alt.upto > RECHECK_LIMIT]
 
-    def evaluate(self, key: _Key, contains: Contains) -> None:
+    def evaluate(self, key: Key, contains: Contains) -> None:
         """Read one alternative's postings (see :meth:`missing`)."""
         self._sync()
         self._alt(key, contains)
@@ -239,6 +163,8 @@ class Occurrences:
         """Plans (by rule) that check every kept alternative on the releases added since it
         was last brought up to date, unless they are more than :data:`RECHECK_LIMIT`."""
         index = self._index
+        if not self._alts or index._terms is not self._terms_seen:
+            return []  # nothing kept (or only what a restore made void): nothing to do
         self._sync()
         plans: dict[Contains, Plan] = {}
         for key, contains in list(self._alts):
@@ -266,8 +192,9 @@ class Occurrences:
 
     # -- the index's vocabulary, keyed the topic way ------------------------------------------
 
-    def _sync(self) -> None:
-        """Catch up with the index's vocabulary (terms are only ever appended)."""
+    def _sync(self, most: int | None = None) -> bool:
+        """Catch up with the index's vocabulary (terms are only ever appended), keying at most
+        ``most`` more terms; True when every term is keyed."""
         index = self._index
         if index._terms is not self._terms_seen:  # a restored snapshot: start afresh
             self._terms_seen = index._terms
@@ -277,13 +204,21 @@ class Occurrences:
             self._alts = {}  # other slots: nothing kept holds
             self._generation = -1
         terms = index._terms
-        for tid in range(self._keyed, len(terms)):
+        end = len(terms) if most is None else min(len(terms), self._keyed + most)
+        for tid in range(self._keyed, end):
             term = terms[tid]
             self._en_keys.setdefault(strict_key(term, "en"), []).append(tid)
             if term.isalpha() and len(term) >= 3:
                 self._letters.setdefault(term[0], []).append(term)
                 self._letter_keys.setdefault(term[0], []).append(strict_key(term, "en"))
-        self._keyed = len(terms)
+        self._keyed = end
+        return end == len(terms)
+
+    def key_vocabulary(self) -> bool:
+        """Key up to :data:`KEY_STEP` more vocabulary terms; True when all are. After a load
+        the whole vocabulary is new (a second's work at 100,000 releases): called in a loop,
+        one hold of the lock each, it keeps every hold short."""
+        return self._sync(KEY_STEP)
 
     def _stops_now(self, lang: str) -> tuple[bytes, bytes]:
         """:meth:`_stops`, worked out again after every change of the index."""
@@ -374,14 +309,14 @@ class Occurrences:
 
     # -- alternatives ----------------------------------------------------------------------
 
-    def _alt(self, key: _Key, contains: Contains) -> _Alt:
+    def _alt(self, key: Key, contains: Contains) -> AltSets:
         """The alternative's sets, brought up to date with the releases added since."""
         index = self._index
         slots = len(index._releases)
         alt = self._alts.pop((key, contains), None)
         if alt is None:
             sure, maybe = self._evaluate(key, contains)
-            alt = _Alt(sure, maybe, slots)
+            alt = AltSets(sure, maybe, slots)
             if len(self._alts) >= ALT_CACHE_LIMIT:
                 del self._alts[next(iter(self._alts))]
         elif alt.upto < slots:
@@ -396,7 +331,7 @@ class Occurrences:
         self._alts[(key, contains)] = alt  # the most recently used last
         return alt
 
-    def _evaluate(self, key: _Key, contains: Contains) -> tuple[int, int]:
+    def _evaluate(self, key: Key, contains: Contains) -> tuple[int, int]:
         """The alternative's sure and doubtful releases, from the postings."""
         lang, seq, fuzzy = key
         if not self._index._languages.get(lang):
@@ -501,12 +436,6 @@ class Occurrences:
                           if strict_key(index._terms[t], lang) != key
                           or index._terms[t] in stop_terms)
         return codes, others
-
-
-def _keys(form: TermForm) -> list[_Key]:
-    """The form's alternatives, keyed as :class:`Occurrences` keeps them."""
-    return ([(lang, seq, True) for alts in form.include for lang, seq in alts]
-            + [(lang, seq, False) for lang, seq in form.exclude])
 
 
 def _alternation(codes: set[bytes]) -> bytes:
