@@ -1,23 +1,26 @@
 """What the search index is asked to evaluate for topics and taxonomy entries (a
 :class:`TermForm`, with the rule that decides, release by release, whether a term occurs),
-and a form half evaluated (:class:`Plan`), for :mod:`bot.search.occurrences`.
+and a form half evaluated (:class:`Plan`, :class:`PhraseScan`), for
+:mod:`bot.search.occurrences`.
 
-:meth:`Plan.settle` is the expensive part, the rule checked on each doubtful release; it
-reads only what the plan holds, so it runs without the index's lock.
+:meth:`Plan.settle` is the expensive part, the rule checked on each doubtful release, and
+:meth:`PhraseScan.run` the next (a phrase's candidates' word sequences): both read only what
+they hold, so they run without the index's lock.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bot.releases import Release
-from bot.search.bitsets import bits_from
+from bot.search.bitsets import bits_from, members
 from bot.search.packed import Detached
 
-__all__ = ["Alt", "AltSets", "Contains", "Expansion", "Key", "Plan", "Seq", "TermForm",
-           "alt_keys"]
+__all__ = ["Alt", "AltSets", "Contains", "Expansion", "Key", "PhraseScan", "Plan", "Seq",
+           "TermForm", "alt_keys"]
 
 #: A term's content words as (folded word, strict key) pairs, stop words removed.
 Seq = tuple[tuple[str, str], ...]
@@ -111,3 +114,37 @@ def alt_keys(form: TermForm) -> list[Key]:
     """The form's alternatives, keyed as :class:`bot.search.occurrences.Occurrences` keeps them."""
     return ([(lang, seq, True) for alts in form.include for lang, seq in alts]
             + [(lang, seq, False) for lang, seq in form.exclude])
+
+
+@dataclass(slots=True)
+class PhraseScan:
+    """What settles a phrase's candidates: their word sequences (``sequences`` is the
+    index's list; a slot's entry never changes but to b"" when its release goes, so this
+    reads it without the lock)."""
+
+    candidates: int
+    provable: int
+    meta: int
+    sure_re: re.Pattern[bytes] | None
+    maybe_re: re.Pattern[bytes] | None
+    sequences: list[bytes]
+    #: the slots there were when the scan was made
+    upto: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.upto = len(self.sequences)
+
+    def run(self) -> tuple[int, int, int]:
+        """The candidates sure to hold the phrase, those that may, and those with its words
+        in a meta field only."""
+        sure, maybe, in_meta = [], [], []
+        for slot in members(self.candidates):
+            sequence = self.sequences[slot]
+            if (self.sure_re is not None and self.provable >> slot & 1
+                    and self.sure_re.search(sequence)):
+                sure.append(slot)
+            elif self.maybe_re is not None and self.maybe_re.search(sequence):
+                maybe.append(slot)
+            elif self.meta >> slot & 1:
+                in_meta.append(slot)
+        return bits_from(sure), bits_from(maybe), bits_from(in_meta)

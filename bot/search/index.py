@@ -104,7 +104,11 @@ class SearchIndex(Suggestions):
             missing = self._occurrences.missing(form, contains)
         for key in missing:
             with self._lock:
-                self._occurrences.evaluate(key, contains)
+                scan = self._occurrences.evaluate(key, contains)
+            if scan is not None:  # a phrase: its word sequences are read without the lock
+                scanned = scan.run()
+                with self._lock:
+                    self._occurrences.evaluated(key, contains, scan, scanned)
         with self._lock:
             plan = self._occurrences.plan(form, contains)
         found = plan.settle(contains)

@@ -53,7 +53,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from bot.releases import Release
-from bot.search.bitsets import bits_from, members
+from bot.search.bitsets import members
 from bot.search.fields import LANG_BIT
 from bot.search.filters import Filters
 from bot.search.forms import (
@@ -62,6 +62,7 @@ from bot.search.forms import (
     Contains,
     Expansion,
     Key,
+    PhraseScan,
     Plan,
     Seq,
     TermForm,
@@ -154,10 +155,26 @@ class Occurrences:
                 if (alt := self._alts.get((key, contains))) is None
                 or slots - alt.upto > RECHECK_LIMIT]
 
-    def evaluate(self, key: Key, contains: Contains) -> None:
-        """Read one alternative's postings (see :meth:`missing`)."""
+    def evaluate(self, key: Key, contains: Contains) -> PhraseScan | None:
+        """Read one alternative's postings (see :meth:`missing`). For a new phrase, the scan
+        of word sequences that remains: run it without the lock, then :meth:`evaluated`."""
         self._sync()
-        self._alt(key, contains)
+        if (key, contains) in self._alts or len(key[1]) == 1:
+            self._alt(key, contains)
+            return None
+        started = self._start(key)
+        if isinstance(started, PhraseScan):
+            return started
+        self._keep(key, contains, AltSets(*self._finish(key, contains, started),
+                                          len(self._index._releases)))
+        return None
+
+    def evaluated(self, key: Key, contains: Contains, scan: PhraseScan,
+                  found: tuple[int, int, int]) -> None:
+        """Keep what :meth:`evaluate`'s scan found (releases added since are caught up with
+        as usual), unless the index was restored or another thread kept it meanwhile."""
+        if self._index._terms is self._terms_seen and (key, contains) not in self._alts:
+            self._keep(key, contains, AltSets(*self._finish(key, contains, found), scan.upto))
 
     def catch_up(self) -> list[tuple[Contains, Plan]]:
         """Plans (by rule) that check every kept alternative on the releases added since it
@@ -315,10 +332,7 @@ class Occurrences:
         slots = len(index._releases)
         alt = self._alts.pop((key, contains), None)
         if alt is None:
-            sure, maybe = self._evaluate(key, contains)
-            alt = AltSets(sure, maybe, slots)
-            if len(self._alts) >= ALT_CACHE_LIMIT:
-                del self._alts[next(iter(self._alts))]
+            alt = AltSets(*self._evaluate(key, contains), slots)
         elif alt.upto < slots:
             new = index._live >> alt.upto << alt.upto
             if new.bit_count() > RECHECK_LIMIT:
@@ -328,20 +342,37 @@ class Occurrences:
             else:
                 alt.maybe |= new & index._bits_of(("lang", key[0]))
             alt.upto = slots
-        self._alts[(key, contains)] = alt  # the most recently used last
+        self._keep(key, contains, alt)
         return alt
+
+    def _keep(self, key: Key, contains: Contains, alt: AltSets) -> None:
+        self._alts.pop((key, contains), None)
+        if len(self._alts) >= ALT_CACHE_LIMIT:
+            del self._alts[next(iter(self._alts))]
+        self._alts[(key, contains)] = alt  # the most recently used last
 
     def _evaluate(self, key: Key, contains: Contains) -> tuple[int, int]:
         """The alternative's sure and doubtful releases, from the postings."""
+        started = self._start(key)
+        return self._finish(key, contains,
+                            started.run() if isinstance(started, PhraseScan) else started)
+
+    def _start(self, key: Key) -> PhraseScan | tuple[int, int, int]:
+        """The releases sure to hold the alternative, those that may, and those with it in a
+        meta field only; for a phrase, the scan that tells."""
         lang, seq, fuzzy = key
         if not self._index._languages.get(lang):
-            return 0, 0  # no release in that language: nothing to look up
+            return 0, 0, 0  # no release in that language: nothing to look up
         if len(seq) == 1:
-            sure, maybe, meta = self._word(lang, seq[0], fuzzy)
-        else:
-            sure, maybe, meta = self._phrase(lang, seq, fuzzy)
+            return self._word(lang, seq[0], fuzzy)
+        return self._phrase(lang, seq, fuzzy)
+
+    def _finish(self, key: Key, contains: Contains, found: tuple[int, int, int]
+                ) -> tuple[int, int]:
         # Those with the term only in place, kind, topics or countries: the rule reads place
         # and topics, so ask it about their distinct values.
+        lang, seq, fuzzy = key
+        sure, maybe, meta = found
         return sure | meta & ~maybe & self._in_values(lang, seq, fuzzy, contains), maybe
 
     def _in_values(self, lang: str, seq: Seq, fuzzy: bool, contains: Contains) -> int:
@@ -381,8 +412,9 @@ class Occurrences:
         sure &= in_lang
         return sure, maybe & in_lang & ~sure, meta & in_lang & ~sure
 
-    def _phrase(self, lang: str, seq: Seq, fuzzy: bool) -> tuple[int, int, int]:
-        """As :meth:`_word`, for a phrase (its words adjacent, in order)."""
+    def _phrase(self, lang: str, seq: Seq, fuzzy: bool) -> PhraseScan | tuple[int, int, int]:
+        """As :meth:`_word`, for a phrase (its words adjacent, in order): what remains is a
+        scan of the candidates' word sequences, which needs no lock."""
         index = self._index
         in_lang = index._bits_of(("lang", lang))
         exact_all = candidates = in_lang
@@ -407,18 +439,8 @@ class Occurrences:
         sure_stops, maybe_stops = self._stops_now(lang)
         sure_re = _phrase_re(sure_codes, sure_stops)
         maybe_re = _phrase_re(maybe_codes, maybe_stops)
-        sequences = index._sequences
-        provable = exact_all & ~impure
-        sure, maybe, in_meta = [], [], []
-        for slot in members(candidates):
-            sequence = sequences[slot]
-            if sure_re is not None and provable >> slot & 1 and sure_re.search(sequence):
-                sure.append(slot)
-            elif maybe_re is not None and maybe_re.search(sequence):
-                maybe.append(slot)
-            elif meta >> slot & 1:
-                in_meta.append(slot)
-        return bits_from(sure), bits_from(maybe), bits_from(in_meta)
+        return PhraseScan(candidates, exact_all & ~impure, meta, sure_re, maybe_re,
+                          index._sequences)
 
     def _codes(self, tids: list[int], key: str, lang: str) -> tuple[set[bytes], list[int]]:
         """Sequence codes of these terms, and the other terms sharing those codes (another
