@@ -669,3 +669,45 @@ def test_search_finds_exactly_what_the_topic_matches(
         assert result.total == len(expected) == TopicCounter(index, matcher).counts([topic])[0]
         assert not result.partial
     assert any(r.language != "en" for releases, _ in agreeing_corpora for r in releases)
+
+
+@pytest.mark.parametrize("recheck_limit", [256, 3])
+def test_search_and_counts_stay_exact_as_the_index_changes(
+        matcher: TopicMatcher, monkeypatch: pytest.MonkeyPatch, recheck_limit: int) -> None:
+    """What a taxonomy entry matches is kept across index changes and brought up to date
+    with the releases added, replaced and removed since (checked one by one with the rule,
+    or, past the recheck limit, read from the postings again)."""
+    import bot.search.occurrences as occurrences_module
+    from bench.corpus import generate_releases
+    from bot.topics.count import TopicCounter
+
+    monkeypatch.setattr(occurrences_module, "RECHECK_LIMIT", recheck_limit)
+    corpus = generate_releases(900, seed=5) + _multilingual_corner_releases()
+    queries = ["OSH", "mining", "child labour", "esclavage", "trabajo infantil"]
+    topics = [matcher.parse(q) for q in queries]
+    index = SearchIndex(corpus[:500], synonyms=matcher.synonyms)
+    counter = TopicCounter(index, matcher)
+    live = {r.id: r for r in corpus[:500]}
+
+    def check() -> None:
+        counts = counter.counts(topics)
+        for query, topic, count in zip(queries, topics, counts, strict=True):
+            expected = {i for i, r in live.items() if matcher.matches(topic, r)}
+            assert count == len(expected), query
+            found = index.search(query, limit=len(live))
+            assert {h.release.id for h in found.hits} == expected, query
+
+    check()
+    for start in (500, 501, 510, 600, 700):  # batches of 1, 9, 90, 100 and 212
+        end = {500: 501, 501: 510, 510: 600, 600: 700, 700: len(corpus)}[start]
+        index.add_many(corpus[start:end])
+        live.update((r.id, r) for r in corpus[start:end])
+        check()
+    # A release rewritten to mention mining (it takes a new slot), another one removed.
+    changed = dataclasses.replace(corpus[3], title="Coal mining deaths rise", summary="Miners.")
+    index.add_many([changed])
+    live[changed.id] = changed
+    with index._lock:
+        index._remove(corpus[4].id)
+    del live[corpus[4].id]
+    check()

@@ -22,7 +22,10 @@ full collections will pause it for a few hundred milliseconds.
 Thread safety: one lock guards all state. ``search``/``latest``/``get`` hold it for the
 duration of one query (milliseconds). ``add_many`` tokenizes outside the lock and applies
 releases in chunks of :data:`CHUNK_SIZE`, taking the lock once per chunk, so a search that
-arrives during a long bulk load waits for one chunk at most, never for the whole load.
+arrives during a long bulk load waits for one chunk at most, never for the whole load. What a
+taxonomy entry or a topic matches is checked release by release with the topic rule without
+the lock (:mod:`bot.search.occurrences`): a search naming a big entry for the first time
+takes a second at 100,000 releases, but other searches do not wait for it.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from bot.search.fields import LANG_BIT, Analysis, analyze
 from bot.search.memory import release_free_memory
 from bot.search.occurrences import Contains, Occurrences, TermForm
 from bot.search.postings import LONG_LIST
-from bot.search.query import parse_query
+from bot.search.query import Query, parse_query
 from bot.search.ranking import Synonyms
 from bot.search.results import Hit, SearchResult
 from bot.search.suggest import Suggestions
@@ -86,15 +89,45 @@ class SearchIndex(Suggestions):
         The postings are read under the lock, the doubtful releases checked outside it, so
         searches keep running meanwhile. Call it from a worker thread.
         """
-        counts: list[int] = []
-        for form in forms:
-            if not form.include:
-                counts.append(len(self))
-                continue
+        return [self._matching(form, contains).bit_count() if form.include else len(self)
+                for form in forms]
+
+    def _matching(self, form: TermForm, contains: Contains) -> int:
+        """The releases ``form`` matches: the postings read under the lock, the doubtful
+        releases checked with ``contains`` without it, the verdicts kept under it again.
+        Each alternative's postings are read in a hold of the lock of its own (milliseconds)."""
+        while True:
             with self._lock:
-                plan = self._occurrences.plan(form, contains)
-            counts.append(plan.settle(contains).bit_count())
-        return counts
+                if self._occurrences.key_vocabulary():
+                    break
+        with self._lock:
+            missing = self._occurrences.missing(form, contains)
+        for key in missing:
+            with self._lock:
+                scan = self._occurrences.evaluate(key, contains)
+            if scan is not None:  # a phrase: its word sequences are read without the lock
+                scanned = scan.run()
+                with self._lock:
+                    self._occurrences.evaluated(key, contains, scan, scanned)
+        with self._lock:
+            plan = self._occurrences.plan(form, contains)
+        found = plan.settle(contains)
+        if plan.verdicts:
+            with self._lock:
+                self._occurrences.record(plan)
+        return found
+
+    def _presettle(self, parsed: Query) -> None:
+        """Check, without the lock, the doubtful releases of the taxonomy entries ``parsed``
+        names (the whole query, else each word), as :meth:`_run` will ask for them: it then
+        finds only releases added meanwhile to check (under the lock)."""
+        if self._synonyms is None:
+            return
+        whole = self._synonyms(parsed.topic_text) if parsed.topic_text else None
+        entries = [whole] if whole is not None else [self._synonyms(t) for t in parsed.terms()]
+        for expansion in entries:
+            if expansion is not None:
+                self._matching(*expansion)
 
     def get(self, release_id: str) -> Release | None:
         """The indexed release with this id, if any."""
@@ -137,6 +170,21 @@ class SearchIndex(Suggestions):
             with self._lock:
                 self._sequence_id = {}
             release_free_memory()
+        if added:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Check the releases just added against the taxonomy entries and topics searched or
+        counted before (:meth:`Occurrences.catch_up`), without the lock, so that the next
+        search or count finds them settled."""
+        with self._lock:
+            plans = self._occurrences.catch_up()
+        for contains, plan in plans:
+            plan.settle(contains)
+        if plans:
+            with self._lock:
+                for _, plan in plans:
+                    self._occurrences.record(plan)
 
     # -- searching ----------------------------------------------------------------------------
 
@@ -161,6 +209,7 @@ class SearchIndex(Suggestions):
         parsed = parse_query(query)
         if not parsed.terms() and not parsed.has_filters:
             return SearchResult([], 0, None)
+        self._presettle(parsed)
         with self._lock:
             ranked, total, partial = self._run(parsed, offset + limit, language_of(language))
             page = ranked[offset:]
@@ -172,10 +221,10 @@ class SearchIndex(Suggestions):
 
     # -- persistence (the file format is bot.search.snapshot's) ---------------------------
 
-    #: Caches: the synonym matches (with ``_occurrences``' own, the only state a search
-    #: writes) and the build's memo of word codes. A snapshot leaves them out;
-    #: :meth:`from_state` starts them empty.
-    CACHES = frozenset({"_synonym_cache", "_sequence_id"})
+    #: Caches: the build's memo of word codes (``_occurrences`` holds the other, the only
+    #: state a search writes). A snapshot leaves them out; :meth:`from_state` starts them
+    #: empty.
+    CACHES = frozenset({"_sequence_id"})
     #: Not saved either: what follows from the rest (rebuilt on loading, which also makes
     #: equal strings one object again), and what belongs to this process (its lock, the
     #: synonyms of its topics, the topic-rule evaluator bound to it).

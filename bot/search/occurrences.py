@@ -26,8 +26,18 @@ alternative is evaluated on the index's postings as bitsets:
 
 Only "maybe" releases inside the form's candidates are checked one by one with the rule
 itself (a :data:`Contains` the caller gives), so the answer is exact and the cost grows with
-the doubtful releases, not with the archive. Results per alternative are cached until the
-index changes.
+the doubtful releases, not with the archive. That check is the expensive part (a third of a
+millisecond a release; thousands for a big taxonomy entry at 100,000 releases), so it runs
+without the index's lock (:meth:`Plan.settle`) and its verdicts are kept
+(:meth:`Occurrences.record`).
+
+Each alternative's sets are kept across index changes: whether a release holds a term
+depends on that release alone, and a slot's release never changes (an update takes a new
+slot, and slots are never reused). Releases added since an alternative was evaluated are
+simply doubtful: the index checks them with the rule right after adding them
+(:meth:`Occurrences.catch_up`), or a form does when it needs them; only past
+:data:`RECHECK_LIMIT` of them (a bulk load) are the postings read again, for them alone. So
+after an ingest, a search or count costs what a repeat does.
 
 Known approximation, on the side of a match being counted late rather than wrong: French and
 Spanish typo candidates are found by their stems only.
@@ -36,31 +46,34 @@ Spanish typo candidates are found by their stems only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
-from typing import NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from bot.releases import Release
-from bot.search.bitsets import bits_from, members
+from bot.search.bitsets import members
 from bot.search.fields import LANG_BIT
 from bot.search.filters import Filters
+from bot.search.forms import (
+    Alt,
+    AltSets,
+    Contains,
+    Expansion,
+    Key,
+    PhraseScan,
+    Plan,
+    Seq,
+    TermForm,
+    alt_keys,
+)
 from bot.search.vocabulary import decode_id
 from bot.text import ANY_STOPWORDS, LANGUAGES, root, stem, typo_budget, typo_distance
 from bot.text.stem import english_forms
 
-__all__ = ["Alt", "Contains", "Expansion", "Occurrences", "Seq", "TermForm"]
-
-#: A term's content words as (folded word, strict key) pairs, stop words removed.
-Seq = tuple[tuple[str, str], ...]
-#: A term keyed in one language: it is looked for in releases of that language only.
-Alt = tuple[str, Seq]
-#: The rule itself, for one release: whether the term ``seq`` occurs in it (``fuzzy``: typos
-#: forgiven). The index only narrows down the releases it must be asked about.
-Contains = Callable[[Release, Seq, bool], bool]
+__all__ = ["RECHECK_LIMIT", "Alt", "Contains", "Expansion", "Occurrences", "Plan", "Seq",
+           "TermForm"]
 
 # Field classes of a posting (see bot.search.fields): field * 4 + part * 2 + multi; fields are
 # title 0, meta 1, summary 2. Meta without "multi" is meta only; title with "multi" may be
@@ -70,68 +83,21 @@ _MAYBE_META = frozenset({1, 3, 4, 5, 6, 7})
 # A release with nothing but a place or a topic, to ask the rule about those values alone.
 _PROBE = Release(id="", kind="", title="", date=date.min, place=None, summary="")
 
-
-@dataclass(frozen=True, slots=True)
-class TermForm:
-    """A boolean form over terms: per include group, the alternatives that satisfy it (one
-    must occur, fuzzily, in a release of its language); exclusion alternatives (none may
-    occur, exactly). A topic compiles to one (:meth:`bot.topics.TopicMatcher.compile`)."""
-
-    include: tuple[tuple[Alt, ...], ...]
-    exclude: tuple[Alt, ...]
-
-
-class Expansion(NamedTuple):
-    """What a query names in the topic taxonomy: the form it stands for and the rule that
-    decides, release by release, whether a term occurs."""
-
-    form: TermForm
-    contains: Contains
+#: New releases since an alternative was evaluated beyond which its postings are read again
+#: (for those releases only) rather than each release checked with the rule: reading the
+#: postings of one alternative costs milliseconds, the rule a third of one per release.
+RECHECK_LIMIT = 256
+#: Vocabulary terms keyed per hold of the lock (see :meth:`Occurrences.key_vocabulary`):
+#: about 10 ms.
+KEY_STEP = 1024
+#: Alternatives kept (least recently used dropped first): two bitsets each, at most 25 kB
+#: at 100,000 releases. The taxonomy has about 300.
+ALT_CACHE_LIMIT = 2048
 
 
 def strict_key(term: str, lang: str) -> str:
     """The topic key of an indexed term (a light stem in ``lang``)."""
     return root(term, lang, strict=True)
-
-
-@dataclass(slots=True)
-class _Alt:
-    """An alternative's releases: sure ones, and doubtful ones (checked with the rule)."""
-
-    sure: int
-    maybe: int
-
-
-_Key = tuple[str, Seq, bool]
-
-
-@dataclass(slots=True)
-class Plan:
-    """A form half evaluated: the candidates, each alternative's sets, and the doubtful
-    releases (read from the index) that the rule must settle, by alternative."""
-
-    within: int
-    include: list[list[tuple[_Key, _Alt]]]
-    exclude: list[tuple[_Key, _Alt]]
-    #: alternative -> the releases the rule must check
-    doubts: dict[_Key, list[tuple[int, Release]]] = field(default_factory=dict)
-
-    def settle(self, contains: Contains) -> int:
-        """The releases (a bitset of slots) the form matches. Needs no lock: it reads only
-        what :meth:`Occurrences.plan` took from the index."""
-        found: dict[_Key, int] = {}
-        for (lang, seq, fuzzy), doubtful in self.doubts.items():
-            found[(lang, seq, fuzzy)] = bits_from(
-                [slot for slot, release in doubtful if contains(release, seq, fuzzy)])
-        result = self.within
-        for alts in self.include:
-            any_alt = 0
-            for key, alt in alts:
-                any_alt |= alt.sure | found.get(key, 0)
-            result &= any_alt
-        for key, alt in self.exclude:
-            result &= ~(alt.sure | found.get(key, 0))
-        return result
 
 
 class Occurrences:
@@ -149,57 +115,137 @@ class Occurrences:
                             for lang in LANGUAGES}
         self._stop_codes: dict[str, tuple[bytes, bytes]] = {}
         self._generation = -1
-        self._alts: dict[tuple[_Key, Contains], _Alt] = {}
+        self._alts: dict[tuple[Key, Contains], AltSets] = {}
         # (word, key, language) -> (vocabulary size when found, term ids)
         self._typos: dict[tuple[str, str, str], tuple[int, list[int]]] = {}
 
     def plan(self, form: TermForm, contains: Contains) -> Plan:
-        """Evaluate ``form`` as far as the postings go (and, for place and topics, the
-        rule on their distinct values); :meth:`Plan.settle` finishes."""
+        """Evaluate ``form`` as far as the postings and the verdicts kept go (and, for place
+        and topics, the rule on their distinct values); :meth:`Plan.settle` finishes."""
         index = self._index
         self._sync()
-        include = [[((lang, seq, True), self._alt(lang, seq, True, contains))
-                    for lang, seq in alts] for alts in form.include]
-        exclude = [((lang, seq, False), self._alt(lang, seq, False, contains))
-                   for lang, seq in form.exclude]
+        keys = [[(lang, seq, True) for lang, seq in alts] for alts in form.include]
+        excluded = [(lang, seq, False) for lang, seq in form.exclude]
+        alts = {key: self._alt(key, contains) for key in alt_keys(form)}
         within = index._live
-        for alts in include:
+        for group in keys:
             any_alt = 0
-            for _, alt in alts:
-                any_alt |= alt.sure | alt.maybe
+            for key in group:
+                any_alt |= alts[key].sure | alts[key].maybe
             within &= any_alt
-        for _, alt in exclude:
-            within &= ~alt.sure
-        plan = Plan(within, include, exclude)
-        for key, alt in [pair for alts in include for pair in alts] + exclude:
-            if alt.maybe & within and key not in plan.doubts:
-                slots = list(members(alt.maybe & within))
-                plan.doubts[key] = list(zip(slots, index._releases_of(slots), strict=True))
+        for key in excluded:
+            within &= ~alts[key].sure
+        plan = Plan(within, [[(key, alts[key].sure) for key in group] for group in keys],
+                    [(key, alts[key].sure) for key in excluded], alts)
+        doubtful = 0
+        for key, alt in alts.items():
+            if alt.maybe & within:
+                plan.doubts[key] = list(members(alt.maybe & within))
+                doubtful |= alt.maybe & within
+        if doubtful:
+            plan.releases = index._releases.detach(members(doubtful))
         return plan
+
+    def missing(self, form: TermForm, contains: Contains) -> list[Key]:
+        """The alternatives of ``form`` whose postings :meth:`plan` would read: call
+        :meth:`evaluate` for each first, one per hold of the lock, to keep each hold short."""
+        self._sync()
+        slots = len(self._index._releases)
+        return [key for key in alt_keys(form)
+                if (alt := self._alts.get((key, contains))) is None
+                or slots - alt.upto > RECHECK_LIMIT]
+
+    def evaluate(self, key: Key, contains: Contains) -> PhraseScan | None:
+        """Read one alternative's postings (see :meth:`missing`). For a new phrase, the scan
+        of word sequences that remains: run it without the lock, then :meth:`evaluated`."""
+        self._sync()
+        if (key, contains) in self._alts or len(key[1]) == 1:
+            self._alt(key, contains)
+            return None
+        started = self._start(key)
+        if isinstance(started, PhraseScan):
+            return started
+        self._keep(key, contains, AltSets(*self._finish(key, contains, started),
+                                          len(self._index._releases)))
+        return None
+
+    def evaluated(self, key: Key, contains: Contains, scan: PhraseScan,
+                  found: tuple[int, int, int]) -> None:
+        """Keep what :meth:`evaluate`'s scan found (releases added since are caught up with
+        as usual), unless the index was restored or another thread kept it meanwhile."""
+        if self._index._terms is self._terms_seen and (key, contains) not in self._alts:
+            self._keep(key, contains, AltSets(*self._finish(key, contains, found), scan.upto))
+
+    def catch_up(self) -> list[tuple[Contains, Plan]]:
+        """Plans (by rule) that check every kept alternative on the releases added since it
+        was last brought up to date, unless they are more than :data:`RECHECK_LIMIT`."""
+        index = self._index
+        if not self._alts or index._terms is not self._terms_seen:
+            return []  # nothing kept (or only what a restore made void): nothing to do
+        self._sync()
+        plans: dict[Contains, Plan] = {}
+        for key, contains in list(self._alts):
+            upto = self._alts[(key, contains)].upto
+            if len(index._releases) - upto > RECHECK_LIMIT:
+                continue
+            alt = self._alt(key, contains)
+            new = alt.maybe & index._live >> upto << upto
+            if new:
+                plan = plans.setdefault(contains, Plan(0, [], [], {}))
+                plan.alts[key] = alt
+                plan.doubts[key] = list(members(new))
+        for plan in plans.values():
+            slots = sorted({slot for doubtful in plan.doubts.values() for slot in doubtful})
+            plan.releases = index._releases.detach(slots)
+        return list(plans.items())
+
+    @staticmethod
+    def record(plan: Plan) -> None:
+        """Keep the verdicts of a settled plan, so those releases are not checked again."""
+        for key, (checked, found) in plan.verdicts.items():
+            alt = plan.alts[key]
+            alt.sure |= found
+            alt.maybe &= ~checked
 
     # -- the index's vocabulary, keyed the topic way ------------------------------------------
 
-    def _sync(self) -> None:
-        """Catch up with the index's vocabulary (terms are only ever appended)."""
+    def _sync(self, most: int | None = None) -> bool:
+        """Catch up with the index's vocabulary (terms are only ever appended), keying at most
+        ``most`` more terms; True when every term is keyed."""
         index = self._index
         if index._terms is not self._terms_seen:  # a restored snapshot: start afresh
             self._terms_seen = index._terms
             self._keyed = 0
             self._en_keys, self._letters, self._letter_keys = {}, {}, {}
             self._typos = {}
+            self._alts = {}  # other slots: nothing kept holds
             self._generation = -1
         terms = index._terms
-        for tid in range(self._keyed, len(terms)):
+        end = len(terms) if most is None else min(len(terms), self._keyed + most)
+        for tid in range(self._keyed, end):
             term = terms[tid]
             self._en_keys.setdefault(strict_key(term, "en"), []).append(tid)
             if term.isalpha() and len(term) >= 3:
                 self._letters.setdefault(term[0], []).append(term)
                 self._letter_keys.setdefault(term[0], []).append(strict_key(term, "en"))
-        self._keyed = len(terms)
-        if index._generation != self._generation:
-            self._generation = index._generation
-            self._alts = {}
-            self._stop_codes = {lang: self._stops(lang) for lang in LANGUAGES}
+        self._keyed = end
+        return end == len(terms)
+
+    def key_vocabulary(self) -> bool:
+        """Key up to :data:`KEY_STEP` more vocabulary terms; True when all are. After a load
+        the whole vocabulary is new (a second's work at 100,000 releases): called in a loop,
+        one hold of the lock each, it keeps every hold short."""
+        return self._sync(KEY_STEP)
+
+    def _stops_now(self, lang: str) -> tuple[bytes, bytes]:
+        """:meth:`_stops`, worked out again after every change of the index."""
+        if self._index._generation != self._generation:
+            self._generation = self._index._generation
+            self._stop_codes = {}
+        codes = self._stop_codes.get(lang)
+        if codes is None:
+            codes = self._stop_codes[lang] = self._stops(lang)
+        return codes
 
     def _stops(self, lang: str) -> tuple[bytes, bytes]:
         """Regex alternations of the sequence codes of stop words in ``lang``: those that
@@ -280,23 +326,54 @@ class Occurrences:
 
     # -- alternatives ----------------------------------------------------------------------
 
-    def _alt(self, lang: str, seq: Seq, fuzzy: bool, contains: Contains) -> _Alt:
-        cache_key = ((lang, seq, fuzzy), contains)
-        alt = self._alts.get(cache_key)
+    def _alt(self, key: Key, contains: Contains) -> AltSets:
+        """The alternative's sets, brought up to date with the releases added since."""
+        index = self._index
+        slots = len(index._releases)
+        alt = self._alts.pop((key, contains), None)
         if alt is None:
-            if not self._index._languages.get(lang):
-                alt = _Alt(0, 0)  # no release in that language: nothing to look up
+            alt = AltSets(*self._evaluate(key, contains), slots)
+        elif alt.upto < slots:
+            new = index._live >> alt.upto << alt.upto
+            if new.bit_count() > RECHECK_LIMIT:
+                sure, maybe = self._evaluate(key, contains)
+                alt.sure |= sure & new
+                alt.maybe |= maybe & new
             else:
-                if len(seq) == 1:
-                    sure, maybe, meta = self._word(lang, seq[0], fuzzy)
-                else:
-                    sure, maybe, meta = self._phrase(lang, seq, fuzzy)
-                # Those with the term only in place, kind, topics or countries: the rule reads
-                # place and topics, so ask it about their distinct values.
-                sure |= meta & ~maybe & self._in_values(lang, seq, fuzzy, contains)
-                alt = _Alt(sure, maybe)
-            self._alts[cache_key] = alt
+                alt.maybe |= new & index._bits_of(("lang", key[0]))
+            alt.upto = slots
+        self._keep(key, contains, alt)
         return alt
+
+    def _keep(self, key: Key, contains: Contains, alt: AltSets) -> None:
+        self._alts.pop((key, contains), None)
+        if len(self._alts) >= ALT_CACHE_LIMIT:
+            del self._alts[next(iter(self._alts))]
+        self._alts[(key, contains)] = alt  # the most recently used last
+
+    def _evaluate(self, key: Key, contains: Contains) -> tuple[int, int]:
+        """The alternative's sure and doubtful releases, from the postings."""
+        started = self._start(key)
+        return self._finish(key, contains,
+                            started.run() if isinstance(started, PhraseScan) else started)
+
+    def _start(self, key: Key) -> PhraseScan | tuple[int, int, int]:
+        """The releases sure to hold the alternative, those that may, and those with it in a
+        meta field only; for a phrase, the scan that tells."""
+        lang, seq, fuzzy = key
+        if not self._index._languages.get(lang):
+            return 0, 0, 0  # no release in that language: nothing to look up
+        if len(seq) == 1:
+            return self._word(lang, seq[0], fuzzy)
+        return self._phrase(lang, seq, fuzzy)
+
+    def _finish(self, key: Key, contains: Contains, found: tuple[int, int, int]
+                ) -> tuple[int, int]:
+        # Those with the term only in place, kind, topics or countries: the rule reads place
+        # and topics, so ask it about their distinct values.
+        lang, seq, fuzzy = key
+        sure, maybe, meta = found
+        return sure | meta & ~maybe & self._in_values(lang, seq, fuzzy, contains), maybe
 
     def _in_values(self, lang: str, seq: Seq, fuzzy: bool, contains: Contains) -> int:
         """The releases in ``lang`` whose place, or one of whose own topics, holds the term."""
@@ -335,8 +412,9 @@ class Occurrences:
         sure &= in_lang
         return sure, maybe & in_lang & ~sure, meta & in_lang & ~sure
 
-    def _phrase(self, lang: str, seq: Seq, fuzzy: bool) -> tuple[int, int, int]:
-        """As :meth:`_word`, for a phrase (its words adjacent, in order)."""
+    def _phrase(self, lang: str, seq: Seq, fuzzy: bool) -> PhraseScan | tuple[int, int, int]:
+        """As :meth:`_word`, for a phrase (its words adjacent, in order): what remains is a
+        scan of the candidates' word sequences, which needs no lock."""
         index = self._index
         in_lang = index._bits_of(("lang", lang))
         exact_all = candidates = in_lang
@@ -358,21 +436,11 @@ class Occurrences:
             maybe_codes.append(_alternation(codes | self._codes(typos, key, lang)[0]))
         if not candidates:
             return 0, 0, 0
-        sure_stops, maybe_stops = self._stop_codes[lang]
+        sure_stops, maybe_stops = self._stops_now(lang)
         sure_re = _phrase_re(sure_codes, sure_stops)
         maybe_re = _phrase_re(maybe_codes, maybe_stops)
-        sequences = index._sequences
-        provable = exact_all & ~impure
-        sure, maybe, in_meta = [], [], []
-        for slot in members(candidates):
-            sequence = sequences[slot]
-            if sure_re is not None and provable >> slot & 1 and sure_re.search(sequence):
-                sure.append(slot)
-            elif maybe_re is not None and maybe_re.search(sequence):
-                maybe.append(slot)
-            elif meta >> slot & 1:
-                in_meta.append(slot)
-        return bits_from(sure), bits_from(maybe), bits_from(in_meta)
+        return PhraseScan(candidates, exact_all & ~impure, meta, sure_re, maybe_re,
+                          index._sequences)
 
     def _codes(self, tids: list[int], key: str, lang: str) -> tuple[set[bytes], list[int]]:
         """Sequence codes of these terms, and the other terms sharing those codes (another

@@ -45,9 +45,6 @@ class Ranking(Filters):
         super().__init__()
         self._synonyms = synonyms
         self._occurrences = Occurrences(self)
-        # Taxonomy entries' releases by query text, valid while the index has not changed
-        # (generation).
-        self._synonym_cache: dict[str, tuple[int, int | None]] = {}
 
     def _run(
         self, parsed: Query, n: int, prefer: str | None = None
@@ -108,18 +105,19 @@ class Ranking(Filters):
     def _synonym_match(self, text: str) -> int | None:
         """The releases the taxonomy entry ``text`` names match, by the topic rule (see
         :mod:`bot.search.occurrences`): what the topic ``text`` would match; None when
-        ``text`` names no entry."""
+        ``text`` names no entry.
+
+        Called with the lock held: the doubtful releases are checked here too, so the caller
+        should have settled the entry beforehand without the lock (:meth:`_presettle`),
+        leaving only what was added since."""
         if self._synonyms is None or not text:
             return None
-        cached = self._synonym_cache.get(text)
-        if cached is not None and cached[0] == self._generation:
-            return cached[1]
-        if len(self._synonym_cache) >= 1024:
-            self._synonym_cache.clear()
         expansion = self._synonyms(text)
-        found = (None if expansion is None
-                 else self._occurrences.plan(*expansion).settle(expansion.contains))
-        self._synonym_cache[text] = (self._generation, found)
+        if expansion is None:
+            return None
+        plan = self._occurrences.plan(*expansion)
+        found = plan.settle(expansion.contains)
+        self._occurrences.record(plan)
         return found
 
     @staticmethod
