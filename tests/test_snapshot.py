@@ -420,22 +420,3 @@ async def test_releases_ingested_during_the_load_are_searchable_when_it_ends(
         assert svc.index.get(late.id) == late
         assert svc.index.search("dockworkers").total == 1
 
-
-async def test_the_taxonomy_entries_are_warmed_once_the_index_is_ready(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="bot.search.keeper")
-    settings = make_settings(tmp_path, "http://unused")
-    svc = await open_services(settings, load_index=False)
-    keeper = IndexKeeper(svc.ingestor, None)
-    try:
-        await keeper.load()
-        await keeper.warm()
-        index, matcher = svc.ingestor.index, svc.ingestor.topics
-        assert "warmed: 25 taxonomy entries" in caplog.text
-        for entry in matcher.taxonomy():
-            expansion = matcher.synonyms(entry.name)
-            assert expansion is not None
-            with index._lock:  # everything settled: nothing left for the rule to check
-                assert not index._occurrences.plan(*expansion).doubts, entry.name
-    finally:
-        await svc.store.close()

@@ -9,12 +9,11 @@ fits, rebuilds the index from the store (tens of seconds). Meanwhile
 catches up with everything stored after the snapshot's revision, including what was stored
 while the bot was down or during the load.
 
-Once ready, the taxonomy entries are counted once each in the background (:meth:`IndexKeeper.
-warm`): a search or count naming one checks its doubtful releases with the topic rule, which
-for a big entry costs 0.5-1.5 s at 100,000 releases, paid once and kept across index changes
-(see :mod:`bot.search.occurrences`). Warming all 25 bundled entries costs about 3-6 s of CPU
-at 100,000 releases (``bench/topic_search.py``), in a worker thread, an entry at a time, with
-the index's lock held only for milliseconds per entry.
+A search or count naming a taxonomy entry checks its doubtful releases with the topic rule
+once (0.5-1.1 s for the biggest entry at 100,000 releases) and keeps the result across index
+changes (see :mod:`bot.search.occurrences`). They are not warmed here in advance: counting all
+25 bundled entries after a load took 4-6 s of CPU and added ~35 MB to the start-up peak
+(331 MB at 100,000 releases, over the 300 MB target), for a second saved once per entry.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from bot.config import Settings
 from bot.ingest import Ingestor
 from bot.search import snapshot
 from bot.search.memory import release_free_memory
-from bot.topics.count import TopicCounter
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +88,6 @@ class IndexKeeper:
 
     async def _run(self) -> None:
         await self.load()
-        try:
-            await self.warm()
-        except Exception:  # only a speed-up: it must not stop the saves below
-            log.exception("could not warm the search index")
         while True:
             await asyncio.sleep(self.save_seconds)
             await self.save()
@@ -131,18 +125,6 @@ class IndexKeeper:
                  time.perf_counter() - started)
         if save and (since is None or added):
             await self.save()
-
-    async def warm(self) -> None:
-        """Count each taxonomy entry once, so the first search or count naming it is as fast
-        as a repeat (see the module docstring)."""
-        started = time.perf_counter()
-        matcher = self.ingestor.topics
-        counter = TopicCounter(self.ingestor.index, matcher)
-        entries = matcher.taxonomy()
-        for entry in entries:
-            await asyncio.to_thread(counter.counts, [matcher.parse(entry.name)])
-        log.info("search index warmed: %d taxonomy entries in %.1f s", len(entries),
-                 time.perf_counter() - started)
 
     async def _load_snapshot(self) -> int | None:
         """Load the snapshot into the index if it fits: the revision it covers, else None."""

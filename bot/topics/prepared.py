@@ -93,7 +93,7 @@ class PreparedRelease:
         return self.find(seq, fuzzy=fuzzy) is not None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def prepare(release: Release) -> PreparedRelease:
     """The prepared form of ``release``, memoised for recent releases."""
     return PreparedRelease(release)
